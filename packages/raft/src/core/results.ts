@@ -18,6 +18,7 @@ export type ConfChangeResult =
       | 'not-a-learner'
       | 'not-a-member'
       | 'cannot-remove-leader'
+      | 'learner-not-caught-up'
       | 'invalid-node-id'
     >;
 

@@ -1,0 +1,13 @@
+export * from './types.js';
+export * from './config.js';
+export * from './results.js';
+export * from './prng.js';
+export * from './quorum.js';
+export * from './confchange.js';
+export { RaftCore } from './raft.js';
+export type { RaftStatus, ProgressStatus, StepResult } from './raft.js';
+export { RaftLog, entryBytes } from './log.js';
+export { Progress } from './progress.js';
+export type { ProgressState } from './progress.js';
+export { Inflights } from './inflights.js';
+export { makeMessage, TRANSFER_CONTEXT, isTransferContext } from './messages.js';
