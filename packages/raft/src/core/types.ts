@@ -134,8 +134,8 @@ export interface SoftState {
 /**
  * One batch of work for the application. Process it in this order, then call `advance()`:
  *  1. send `messagesNow` (they do not depend on this batch's persistence);
- *  2. persist `snapshot` (if any), `entries` (overwriting any stored entries from the first
- *     index on) and `hardState` (if any) durably — fsync;
+ *  2. persist `snapshot` (if any: it replaces the whole stored log), then `entries` (overwriting
+ *     any stored entries from the first index on) and `hardState` (if any) durably — fsync;
  *  3. send `messagesAfterPersist`;
  *  4. apply `snapshot` to the state machine if any, then `committedEntries` in order;
  *     hand `readStates` to waiting readers once their index is applied.

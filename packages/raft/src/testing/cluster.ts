@@ -81,8 +81,9 @@ export class TestCluster {
         const rd = node.core.ready();
         this.queue.push(...rd.messagesNow);
         if (rd.snapshot !== null) {
+          // A snapshot from the leader replaces the whole stored log.
           node.disk.snapshot = rd.snapshot;
-          node.disk.entries = node.disk.entries.filter((e) => e.index > rd.snapshot!.meta.index);
+          node.disk.entries = [];
         }
         if (rd.entries.length > 0) {
           const first = rd.entries[0]!.index;
