@@ -8,6 +8,7 @@ import { ConfChangeType } from './types.js';
  */
 
 export const MAX_NODE_ID_LENGTH = 255;
+export const MAX_CONF_CHANGE_CONTEXT_LENGTH = 4096;
 
 export function isValidNodeId(id: unknown): id is NodeId {
   return typeof id === 'string' && id.length > 0 && id.length <= MAX_NODE_ID_LENGTH && !/[\s\u0000-\u001f]/.test(id);
@@ -18,7 +19,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 const CHANGE_TYPES: ReadonlySet<string> = new Set(Object.values(ConfChangeType));
 
 export function encodeConfChange(change: ConfChange): Uint8Array {
-  return encoder.encode(JSON.stringify({ type: change.type, node: change.node }));
+  return encoder.encode(JSON.stringify({ type: change.type, node: change.node, ...(change.context === undefined ? {} : { context: change.context }) }));
 }
 
 /** Decodes a ConfChange entry's data; null when the bytes are not a valid change. */
@@ -30,16 +31,19 @@ export function decodeConfChange(data: Uint8Array): ConfChange | null {
     return null;
   }
   if (typeof parsed !== 'object' || parsed === null) return null;
-  const { type, node } = parsed as { type?: unknown; node?: unknown };
+  const { type, node, context } = parsed as { type?: unknown; node?: unknown; context?: unknown };
   if (typeof type !== 'string' || !CHANGE_TYPES.has(type) || !isValidNodeId(node)) return null;
-  return { type: type as ConfChangeType, node };
+  if (context === undefined) return { type: type as ConfChangeType, node };
+  if (typeof context !== 'string' || context.length > MAX_CONF_CHANGE_CONTEXT_LENGTH) return null;
+  return { type: type as ConfChangeType, node, context };
 }
 
-export type ConfChangeCheck = 'ok' | 'already-member' | 'not-a-learner' | 'not-a-member' | 'invalid-node-id';
+export type ConfChangeCheck = 'ok' | 'already-member' | 'not-a-learner' | 'not-a-member' | 'invalid-node-id' | 'invalid-context';
 
 /** Whether `change` is meaningful against `conf` (the proposer's check; apply is total). */
 export function checkConfChange(conf: ConfState, change: ConfChange): ConfChangeCheck {
   if (!isValidNodeId(change.node)) return 'invalid-node-id';
+  if (change.context !== undefined && (typeof change.context !== 'string' || change.context.length > MAX_CONF_CHANGE_CONTEXT_LENGTH)) return 'invalid-context';
   const isVoter = conf.voters.includes(change.node);
   const isLearner = conf.learners.includes(change.node);
   switch (change.type) {

@@ -20,6 +20,7 @@ export type ConfChangeResult =
       | 'cannot-remove-leader'
       | 'learner-not-caught-up'
       | 'invalid-node-id'
+      | 'invalid-context'
     >;
 
 export type TransferResult =

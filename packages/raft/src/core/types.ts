@@ -61,6 +61,11 @@ export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType
 export interface ConfChange {
   readonly type: ConfChangeType;
   readonly node: NodeId;
+  /**
+   * Opaque to Raft, replicated with the change: the application's description of the member
+   * (e.g. its peer address), so every node learns how to reach a new member from the log.
+   */
+  readonly context?: string;
 }
 
 export const MessageType = {
