@@ -21,7 +21,7 @@ const MAX = Number.MAX_SAFE_INTEGER;
 // ---------------------------------------------------------------------------------------------
 // Arbitraries of valid values
 
-const isId = (s: string): boolean => s.length > 0 && s.length <= 255 && !/[\s\u0000-\u001f\u007f]/.test(s);
+const isId = (s: string): boolean => s.length > 0 && s.length <= 255 && !/[\s\u0000-\u001f]/.test(s);
 const nodeIdArb = fc.oneof(
   fc.constantFrom('hub1', 'hub2', 'witness'),
   fc.string({ minLength: 1, maxLength: 255, unit: 'binary' }).filter(isId),
@@ -42,6 +42,19 @@ const snapshotArb = (maxTerm: number): fc.Arbitrary<Snapshot> =>
     meta: fc.record({ index: fc.integer({ min: 1, max: MAX }), term: fc.integer({ min: 1, max: maxTerm }), conf: confArb }),
     data: bytesArb,
   });
+
+/** What storage holds: a real snapshot, or the bootstrap one (index 0, term 0, any membership). */
+const storedSnapshotArb: fc.Arbitrary<Snapshot> = fc.oneof(
+  snapshotArb(MAX),
+  fc.record({
+    meta: fc.record({
+      index: fc.constant(0),
+      term: fc.constant(0),
+      conf: fc.record({ voters: fc.uniqueArray(nodeIdArb, { maxLength: 3 }), learners: fc.constant([]) }),
+    }),
+    data: fc.constant(new Uint8Array(0)),
+  }),
+);
 
 const entryArb: fc.Arbitrary<Entry> = fc.record({
   term: fc.integer({ min: 1, max: MAX }),
@@ -356,7 +369,8 @@ describe('message codec: snapshots', () => {
     expect(decodeMessage(snap({ index: 3, term: 2, conf })).ok).toBe(true);
     expect(rejected(snap(null))).toBe('message.snapshot: missing');
     expect(rejected(rawMessage({ type: pb.MessageType.MESSAGE_TYPE_SNAP, snapshot: { data: new Uint8Array([1]) } }))).toBe('message.snapshot.meta: missing');
-    expect(rejected(snap({ index: 0, term: 2, conf }))).toBe('message.snapshot.meta.index: must be at least 1');
+    expect(rejected(snap({ index: 0, term: 0, conf }))).toBe('message.snapshot.meta.index: must be at least 1');
+    expect(rejected(snap({ index: 0, term: 2, conf }))).toBe('message.snapshot.meta.term: must be 0 at index 0');
     expect(rejected(snap({ index: 3, term: 0, conf }))).toBe('message.snapshot.meta.term: must be at least 1');
     expect(rejected(snap({ index: 3, term: 6, conf }))).toMatch(/meta\.term: 6 is above the message term 5/);
     expect(rejected(snap({ index: 3, term: 2 }))).toBe('message.snapshot.meta.conf: missing');
@@ -370,7 +384,7 @@ describe('message codec: snapshots', () => {
 describe('storage codecs', () => {
   it('round-trip hard states, entries and snapshots', () => {
     fc.assert(
-      fc.property(hardStateArb, entryArb, snapshotArb(MAX), (h, e, s) => {
+      fc.property(hardStateArb, entryArb, storedSnapshotArb, (h, e, s) => {
         expect(decodeHardState(encodeHardState(h))).toEqual({ ok: true, value: h });
         expect(decodeEntry(encodeEntry(e))).toEqual({ ok: true, value: e });
         expect(decodeSnapshot(encodeSnapshot(s))).toEqual({ ok: true, value: s });
@@ -384,6 +398,11 @@ describe('storage codecs', () => {
     expect(decodeHardState(withVarint(encodeHardState({ term: 1, vote: '', commit: 0 }), 3, 2n ** 60n)).ok).toBe(false);
     expect(decodeEntry(pb.Entry.encode({ term: 0, index: 1 }).finish())).toEqual({ ok: false, error: 'entry.term: must be at least 1' });
     expect(decodeSnapshot(pb.Snapshot.encode({}).finish())).toEqual({ ok: false, error: 'snapshot.meta: missing' });
+    const meta = (index: number, term: number, voters: string[]) => pb.Snapshot.encode({ meta: { index, term, conf: { voters } } }).finish();
+    expect(decodeSnapshot(meta(0, 0, [])).ok).toBe(true); // a new node's bootstrap snapshot
+    expect(decodeSnapshot(meta(0, 3, ['hub1']))).toEqual({ ok: false, error: 'snapshot.meta.term: must be 0 at index 0' });
+    expect(decodeSnapshot(meta(4, 0, ['hub1']))).toEqual({ ok: false, error: 'snapshot.meta.term: must be at least 1' });
+    expect(decodeSnapshot(meta(4, 1, ['hub1', 'hub1'])).ok).toBe(false);
     const e = encodeEntry(ent(1, 1));
     expect(decodeEntry(e.subarray(0, e.length - 1)).ok).toBe(false);
     fc.assert(

@@ -48,12 +48,11 @@ function ids(value: unknown, field: string): string[] {
   return list(value, field).map((id, i) => nodeId(id, `${field}[${i}]`));
 }
 
-/** A membership: at least one voter, no duplicates, voters and learners disjoint. */
+/** A membership: valid ids, none listed twice, voters and learners disjoint. */
 export function confStateFromWire(w: PbConfState | null | undefined, field: string): ConfState {
   if (w === null || w === undefined) fail(`${field}: missing`);
   const voters = ids(w.voters, `${field}.voters`);
   const learners = ids(w.learners, `${field}.learners`);
-  if (voters.length === 0) fail(`${field}.voters: empty`);
   const seen = new Set<string>();
   for (const id of [...voters, ...learners]) {
     if (seen.has(id)) fail(`${field}: node ${JSON.stringify(id)} listed twice`);
@@ -62,12 +61,16 @@ export function confStateFromWire(w: PbConfState | null | undefined, field: stri
   return { voters, learners };
 }
 
+/**
+ * Snapshot metadata: index 0 only with term 0 (the bootstrap snapshot a node starts from, whose
+ * membership may even be empty), otherwise a term of at least 1.
+ */
 function snapshotMetaFromWire(w: PbSnapshot['meta'], field: string): SnapshotMeta {
   if (w === null || w === undefined) fail(`${field}: missing`);
   const index = u64(w.index, `${field}.index`);
   const term = u64(w.term, `${field}.term`);
-  if (index < 1) fail(`${field}.index: must be at least 1`);
-  if (term < 1) fail(`${field}.term: must be at least 1`);
+  if (index === 0 && term !== 0) fail(`${field}.term: must be 0 at index 0`);
+  if (index > 0 && term < 1) fail(`${field}.term: must be at least 1`);
   return { index, term, conf: confStateFromWire(w.conf, `${field}.conf`) };
 }
 

@@ -83,12 +83,16 @@ function checkEntries(type: MessageType, term: number, logTerm: number, index: n
   });
 }
 
+/** A snapshot a leader sends is never the bootstrap one: index ≥ 1, at least one voter. */
 function checkSnapshot(type: MessageType, term: number, w: hubha.raft.Message['snapshot']): Snapshot | null {
   if (type !== MessageType.Snap) {
     if (w !== null && w !== undefined) fail(`message.snapshot: not allowed on ${type}`);
     return null;
   }
   const snapshot = snapshotFromWire(w, 'message.snapshot');
-  if (snapshot.meta.term > term) fail(`message.snapshot.meta.term: ${snapshot.meta.term} is above the message term ${term}`);
+  const { index, term: snapTerm, conf } = snapshot.meta;
+  if (index < 1) fail('message.snapshot.meta.index: must be at least 1');
+  if (conf.voters.length === 0) fail('message.snapshot.meta.conf.voters: empty');
+  if (snapTerm > term) fail(`message.snapshot.meta.term: ${snapTerm} is above the message term ${term}`);
   return snapshot;
 }

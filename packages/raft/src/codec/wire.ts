@@ -2,6 +2,7 @@
  * Low-level helpers for turning decoded protobuf values (untrusted peer input) into core values.
  * Helpers throw WireError; the public decoders catch it and return `{ ok: false, error }`.
  */
+import { isValidNodeId } from '../core/confchange.js';
 
 export class WireError extends Error {
   override readonly name = 'WireError';
@@ -11,16 +12,9 @@ export function fail(message: string): never {
   throw new WireError(message);
 }
 
-/** Node ids on the wire: non-empty, at most 255 UTF-16 code units, no whitespace or control characters. */
-const MAX_ID_LENGTH = 255;
-const BAD_ID_CHAR = /[\s\u0000-\u001f\u007f]/;
-
-export function isWireNodeId(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && !BAD_ID_CHAR.test(id);
-}
-
+/** A node id by the core's rule (non-empty, at most 255 chars, no whitespace or control chars). */
 export function nodeId(value: unknown, field: string): string {
-  if (!isWireNodeId(value)) fail(`${field}: invalid node id`);
+  if (!isValidNodeId(value)) fail(`${field}: invalid node id`);
   return value;
 }
 
