@@ -1,0 +1,429 @@
+import type { Prng } from '../core/prng.js';
+import { SeededPrng, chance, randomBelow } from '../core/prng.js';
+import { RaftCore } from '../core/raft.js';
+import type { ConfChange, Message, NodeId } from '../core/types.js';
+import { ConfChangeType, Role } from '../core/types.js';
+import type { Durability } from './disk.js';
+import { InvariantChecker } from './invariants.js';
+import { SimNetwork } from './network.js';
+import type { BugName, SimStats } from './options.js';
+import type { ActionKind, Profile } from './schedule.js';
+import type { NodeEnv } from './sim-node.js';
+import { CRASH_POINTS, SimNode } from './sim-node.js';
+import { Trace } from './trace.js';
+import type { TraceKind } from './trace.js';
+
+/**
+ * The simulated cluster: the nodes, the network, virtual time, the checker and the trace, and
+ * one method per scheduler action. `sweep()` runs the per-step invariant checks.
+ */
+
+const encoder = new TextEncoder();
+const MIN_VOTERS = 3;
+/** Spare node ids available beyond the initial voters. */
+const SPARE_IDS = 2;
+/** Every this many steps, acked writes and state machines are checked on every live node. */
+const DEEP_CHECK_EVERY = 50;
+
+function durabilityFor(bug: BugName | null): Durability {
+  if (bug === 'skip-vote-persist') return 'lose-vote';
+  if (bug === 'ack-before-persist') return 'lazy';
+  return 'sync';
+}
+
+export class SimCluster implements NodeEnv {
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly retired = new Set<NodeId>();
+  /** Ids that may be added as learners (started or not). */
+  private readonly spares: NodeId[] = [];
+  private nextId: number;
+  readonly net: SimNetwork<Message>;
+  readonly checker = new InvariantChecker();
+  readonly trace: Trace;
+  time = 0;
+  step = 0;
+  private proposalSeq = 0;
+  private readSeq = 0;
+  private readonly removals: { node: NodeId; index: number; term: number }[] = [];
+  private readonly durability: Durability;
+  readonly stats: SimStats = {
+    steps: 0,
+    ticks: 0,
+    proposals: 0,
+    acked: 0,
+    leaders: 0,
+    maxTerm: 0,
+    crashes: 0,
+    restarts: 0,
+    partitions: 0,
+    confChanges: 0,
+    transfers: 0,
+    readsServed: 0,
+    snapshotsCreated: 0,
+    snapshotsInstalled: 0,
+    delivered: 0,
+    dropped: 0,
+    highestCommitted: 0,
+    livenessTicks: -1,
+  };
+
+  constructor(
+    readonly size: 3 | 5,
+    readonly bug: BugName | null,
+    readonly profile: Profile,
+    private readonly prng: Prng,
+    traceCapacity = 400,
+  ) {
+    this.trace = new Trace(traceCapacity);
+    this.durability = durabilityFor(bug);
+    this.net = new SimNetwork<Message>(new SeededPrng(prng.nextUint32()), { ...profile.network, maxQueue: 20_000 });
+    const voters: NodeId[] = [];
+    for (let i = 1; i <= size; i++) voters.push(`n${i}`);
+    for (let i = size + 1; i <= size + SPARE_IDS; i++) this.spares.push(`n${i}`);
+    this.nextId = size + SPARE_IDS + 1;
+    const initial = RaftCore.bootstrapState({ voters, learners: [] });
+    for (const id of voters) this.nodes.set(id, new SimNode(id, initial, this.durability, profile.raft, this));
+    for (const node of this.nodes.values()) this.startNode(node);
+  }
+
+  // ---- NodeEnv ------------------------------------------------------------------------------
+
+  send(message: Message): void {
+    this.net.send(message, this.time);
+  }
+
+  note(kind: TraceKind, node: NodeId, detail: string): void {
+    this.trace.record(this.step, this.time, kind, node, null, detail);
+    if (kind === 'crash') this.stats.crashes++;
+    if (kind === 'snapshot' && detail.startsWith('installed')) this.stats.snapshotsInstalled++;
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  liveNodes(): SimNode[] {
+    const out: SimNode[] = [];
+    for (const node of this.nodes.values()) if (node.alive) out.push(node);
+    return out;
+  }
+
+  crashedNodes(): SimNode[] {
+    const out: SimNode[] = [];
+    for (const node of this.nodes.values()) if (!node.alive && !this.retired.has(node.id)) out.push(node);
+    return out;
+  }
+
+  /** The live node that believes it leads the highest term, if any. */
+  currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    let bestTerm = -1;
+    for (const node of this.nodes.values()) {
+      if (!node.alive || node.role !== Role.Leader) continue;
+      const term = node.raft.status().term;
+      if (term > bestTerm) {
+        best = node;
+        bestTerm = term;
+      }
+    }
+    return best;
+  }
+
+  private randomOf<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[randomBelow(this.prng, items.length)];
+  }
+
+  private shuffled<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = randomBelow(this.prng, i + 1);
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items;
+  }
+
+  // ---- actions ------------------------------------------------------------------------------
+
+  perform(action: ActionKind): void {
+    switch (action) {
+      case 'tick':
+        return this.tickAll();
+      case 'deliver':
+        return this.deliverSome(1 + randomBelow(this.prng, 8));
+      case 'propose':
+        return this.propose();
+      case 'crash':
+        return this.crashOne();
+      case 'restart':
+        return this.restartOne();
+      case 'partition':
+        return this.partition();
+      case 'heal':
+        return this.heal();
+      case 'conf-change':
+        return this.confChange();
+      case 'transfer':
+        return this.transfer();
+      case 'read':
+        return this.read();
+      case 'snapshot':
+        return this.snapshot();
+      case 'campaign':
+        return this.campaign();
+    }
+  }
+
+  tickAll(): void {
+    this.time++;
+    this.stats.ticks++;
+    this.trace.record(this.step, this.time, 'tick', '');
+    for (const node of this.shuffled(this.liveNodes())) {
+      if (!node.alive) continue; // an armed crash may strike while ticking
+      node.tick();
+      if (this.durability === 'lazy' && node.alive && chance(this.prng, this.profile.lazySyncRate)) node.syncDisk();
+    }
+  }
+
+  deliverSome(max: number): void {
+    for (let k = 0; k < max; k++) {
+      const message = this.net.takeNext(this.time);
+      if (message === undefined) return;
+      this.deliverOne(message);
+    }
+  }
+
+  /** Delivers everything due now, including replies that become due at once. */
+  deliverAllDue(): void {
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      const message = this.net.takeNext(this.time);
+      if (message === undefined) return;
+      this.deliverOne(message);
+    }
+    throw new Error('deliverAllDue: message storm (1e6 deliveries in one tick)');
+  }
+
+  private deliverOne(message: Message): void {
+    const node = this.nodes.get(message.to);
+    if (node === undefined || !node.alive) {
+      this.trace.record(this.step, this.time, 'drop-dead', message.to, message);
+      this.stats.dropped++;
+      return;
+    }
+    this.trace.record(this.step, this.time, 'deliver', message.to, message);
+    this.stats.delivered++;
+    node.deliver(message);
+  }
+
+  propose(): void {
+    const leader = this.currentLeader();
+    const node = leader !== undefined && chance(this.prng, 0.9) ? leader : this.randomOf(this.liveNodes());
+    if (node === undefined) return;
+    this.proposeOn(node, 'p');
+  }
+
+  /** Proposes a unique payload `<prefix><seq>` on `node`; returns the accepted entry or null. */
+  proposeOn(node: SimNode, prefix: string): { index: number; term: number; data: Uint8Array } | null {
+    const seq = ++this.proposalSeq;
+    const payload = `${prefix}${seq}`;
+    const data = encoder.encode(payload);
+    const result = node.propose(data, (index, term) => this.checker.onPropose({ seq, node: node.id, index, term, data }));
+    this.stats.proposals++;
+    this.note('propose', node.id, result.ok ? `${payload} -> (${result.index},t${result.term})` : `${payload} refused: ${result.reason}`);
+    return result.ok ? { index: result.index, term: result.term, data } : null;
+  }
+
+  crashOne(): void {
+    const node = this.randomOf(this.liveNodes().filter((n) => !n.crashArmed));
+    if (node === undefined) return;
+    if (chance(this.prng, this.profile.midReadyCrash)) {
+      const point = CRASH_POINTS[randomBelow(this.prng, CRASH_POINTS.length)]!;
+      node.armCrash(point);
+      this.note('crash-armed', node.id, point);
+      return;
+    }
+    node.crash();
+    this.note('crash', node.id, '');
+  }
+
+  restartOne(): void {
+    const node = this.randomOf(this.crashedNodes());
+    if (node !== undefined) this.restart(node);
+  }
+
+  restart(node: SimNode): void {
+    this.stats.restarts++;
+    const hs = node.disk.persistedState().hardState;
+    this.note('restart', node.id, `disk term=${hs.term} vote=${hs.vote || '-'} commit=${hs.commit} snap=${node.disk.snapIndex()} last=${node.disk.lastIndex()}`);
+    this.startNode(node);
+  }
+
+  private startNode(node: SimNode): void {
+    node.start(new SeededPrng(this.prng.nextUint32()));
+  }
+
+  /** Ids that take part in partitions: every node that is not retired. */
+  private activeIds(): NodeId[] {
+    const ids: NodeId[] = [];
+    for (const node of this.nodes.values()) if (!this.retired.has(node.id)) ids.push(node.id);
+    return ids;
+  }
+
+  partition(): void {
+    const ids = this.shuffled(this.activeIds());
+    if (ids.length < 2) return;
+    const kind = randomBelow(this.prng, 4);
+    if (kind === 0) {
+      const cut = 1 + randomBelow(this.prng, ids.length - 1);
+      this.net.partition([ids.slice(0, cut), ids.slice(cut)]);
+    } else if (kind === 1) {
+      this.net.isolate(ids[0]!);
+    } else if (kind === 2) {
+      // one node can send but not receive (or the reverse)
+      const others = ids.slice(1);
+      if (chance(this.prng, 0.5)) this.net.cutOneWay([ids[0]!], others);
+      else this.net.cutOneWay(others, [ids[0]!]);
+    } else {
+      // a few random one-way links
+      const links = 1 + randomBelow(this.prng, 3);
+      for (let k = 0; k < links; k++) {
+        const a = this.randomOf(ids)!;
+        const b = this.randomOf(ids)!;
+        this.net.block(a, b);
+      }
+    }
+    this.stats.partitions++;
+    this.note('partition', '', this.net.describeBlocks());
+  }
+
+  heal(): void {
+    this.net.heal();
+    this.note('heal', '', '');
+  }
+
+  confChange(): void {
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    const conf = leader.raft.status().conf;
+    const members = [...conf.voters, ...conf.learners];
+    const options: ConfChange[] = [];
+    if (members.length < this.size + SPARE_IDS) {
+      for (const id of this.spares) if (!members.includes(id)) options.push({ type: ConfChangeType.AddLearner, node: id });
+    }
+    for (const id of conf.learners) options.push({ type: ConfChangeType.PromoteLearner, node: id });
+    for (const id of conf.learners) if (id !== leader.id) options.push({ type: ConfChangeType.RemoveNode, node: id });
+    if (conf.voters.length > MIN_VOTERS) {
+      for (const id of conf.voters) if (id !== leader.id) options.push({ type: ConfChangeType.RemoveNode, node: id });
+    }
+    const change = this.randomOf(options);
+    if (change === undefined) return;
+    if (change.type === ConfChangeType.AddLearner && !this.nodes.has(change.node)) {
+      // start the new server first, empty, then add it
+      const node = new SimNode(change.node, RaftCore.bootstrapState({ voters: [], learners: [] }), this.durability, this.profile.raft, this);
+      this.nodes.set(change.node, node);
+      this.note('start', change.node, 'new empty node');
+      this.startNode(node);
+    }
+    const result = leader.proposeConfChange(change);
+    this.note('conf', leader.id, `${change.type} ${change.node}: ${result.ok ? `(${result.index},t${result.term})` : `refused: ${result.reason}`}`);
+    if (!result.ok) return;
+    this.stats.confChanges++;
+    if (change.type === ConfChangeType.RemoveNode) this.removals.push({ node: change.node, index: result.index, term: result.term });
+  }
+
+  transfer(): void {
+    const leader = this.currentLeader();
+    if (leader === undefined) return;
+    const target = this.randomOf(leader.raft.status().conf.voters.filter((id) => id !== leader.id));
+    if (target === undefined) return;
+    const result = leader.transferLeadership(target);
+    if (result.ok) this.stats.transfers++;
+    this.note('transfer', leader.id, `to ${target}: ${result.ok ? 'started' : `refused: ${result.reason}`}`);
+  }
+
+  read(): void {
+    const node = this.randomOf(this.liveNodes());
+    if (node === undefined) return;
+    const context = encoder.encode(`r${++this.readSeq}`);
+    this.checker.onReadRequest(node.id, context);
+    const result = node.readIndex(context);
+    this.note('read', node.id, `r${this.readSeq}${result.ok ? '' : ` refused: ${result.reason}`}`);
+  }
+
+  snapshot(): void {
+    const node = this.randomOf(this.liveNodes());
+    if (node === undefined) return;
+    if (node.compact()) {
+      this.stats.snapshotsCreated++;
+      this.note('snapshot', node.id, `compacted at ${node.disk.snapIndex()}`);
+    }
+  }
+
+  campaign(): void {
+    const node = this.randomOf(this.liveNodes());
+    if (node === undefined) return;
+    const result = node.campaign();
+    this.note('campaign', node.id, result.ok ? 'started' : `refused: ${result.reason}`);
+  }
+
+  // ---- per-step checks ----------------------------------------------------------------------
+
+  /** Invariant checks after every step. */
+  sweep(): void {
+    const checker = this.checker;
+    for (const node of this.nodes.values()) {
+      if (!node.alive) continue;
+      const status = node.raft.status();
+      if (status.term > this.stats.maxTerm) this.stats.maxTerm = status.term;
+      if (status.role === Role.Leader) node.onLeader(status.term);
+      const commit = node.disk.hardState.commit;
+      if (commit > node.observedCommit) {
+        checker.observeCommit(node.id, commit, node.disk, node.observedCommit + 1);
+        node.observedCommit = commit;
+      }
+    }
+    this.retireRemoved();
+    if (this.step % DEEP_CHECK_EVERY === 0) this.deepCheck();
+  }
+
+  /** Acked writes on every live log, and every state machine against the history. */
+  deepCheck(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.alive) continue;
+      this.checker.checkAckedOn(node.id, node.disk, node.disk.hardState.commit);
+      this.checker.checkStateMachine(node.id, node.sm.current);
+    }
+    this.checker.checkAckedInHistory();
+  }
+
+  /** A node whose removal is committed is shut down for good (its id is never reused). */
+  private retireRemoved(): void {
+    for (let k = 0; k < this.removals.length; k++) {
+      const removal = this.removals[k]!;
+      const committed = this.checker.committedEntry(removal.index);
+      if (committed === undefined) continue;
+      this.removals.splice(k--, 1);
+      if (committed.term !== removal.term || this.retired.has(removal.node)) continue;
+      const node = this.nodes.get(removal.node);
+      if (node === undefined) continue;
+      if (node.alive) node.crash();
+      this.retired.add(removal.node);
+      const spare = this.spares.indexOf(removal.node);
+      if (spare >= 0) this.spares.splice(spare, 1);
+      this.spares.push(`n${this.nextId++}`);
+      this.note('retire', removal.node, `removal (${removal.index},t${removal.term}) committed`);
+    }
+  }
+
+  /** Final state folded into the digest. */
+  describeNodes(): string[] {
+    const out: string[] = [];
+    for (const node of this.nodes.values()) {
+      if (!node.alive) {
+        out.push(`${node.id}: ${this.retired.has(node.id) ? 'retired' : 'down'} disk(term=${node.disk.hardState.term} commit=${node.disk.hardState.commit} snap=${node.disk.snapIndex()} last=${node.disk.lastIndex()})`);
+        continue;
+      }
+      const s = node.raft.status();
+      out.push(
+        `${node.id}: ${s.role} term=${s.term} vote=${s.vote || '-'} leader=${s.leader || '-'} commit=${s.commit} applied=${s.applied} log=${s.firstIndex}..${s.lastIndex} voters=${s.conf.voters.join(',')} learners=${s.conf.learners.join(',')} sm=${node.sm.current.count}/${node.sm.current.hash.toString(16)}`,
+      );
+    }
+    return out;
+  }
+}
