@@ -8,7 +8,7 @@ describe('core smoke', () => {
     expect(c.core('a').status().role).toBe('leader');
     expect(c.propose('a', 'x').ok).toBe(true);
     c.stabilize();
-    for (const id of ['a', 'b', 'c']) expect(c.node(id).applied).toEqual(['2/1:x']);
+    for (const id of ['a', 'b', 'c']) expect(c.node(id).applied).toEqual(['8/2:x']);
   });
   it('elects a leader by ticking', () => {
     const c = new TestCluster(['a', 'b', 'c']);

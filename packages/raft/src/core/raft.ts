@@ -91,12 +91,23 @@ export class RaftCore {
   private lastSoftState: SoftState;
   private handedOut: HandedOut | null = null;
 
-  /** The persisted state of a brand-new member: an empty log with the initial membership. */
+  /**
+   * The persisted state of a brand-new member. The initial membership is written as committed
+   * ConfChange entries of term 1 (add-learner then promote-learner per voter, as etcd-io/raft's
+   * Bootstrap does), not only as a snapshot: a member that joins later replicates the log from
+   * index 1 and must learn the whole membership history from it. Every initial member must be
+   * bootstrapped with the same membership (sorted here), so their logs are identical.
+   * A member that will join an existing cluster bootstraps with an empty membership.
+   */
   static bootstrapState(conf: ConfState): PersistedState {
+    const changes: ConfChange[] = [];
+    for (const node of [...conf.voters].sort()) changes.push({ type: 'add-learner', node }, { type: 'promote-learner', node });
+    for (const node of [...conf.learners].sort()) changes.push({ type: 'add-learner', node });
+    const entries: Entry[] = changes.map((change, k) => ({ term: 1, index: k + 1, type: EntryType.ConfChange, data: encodeConfChange(change) }));
     return {
-      hardState: { term: 0, vote: NO_NODE, commit: 0 },
-      snapshot: { meta: { index: 0, term: 0, conf: { voters: [...conf.voters].sort(), learners: [...conf.learners].sort() } }, data: new Uint8Array(0) },
-      entries: [],
+      hardState: { term: entries.length > 0 ? 1 : 0, vote: NO_NODE, commit: entries.length },
+      snapshot: { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) },
+      entries,
     };
   }
 
@@ -202,13 +213,15 @@ export class RaftCore {
 
   /**
    * The application took a snapshot of its state machine at `index` (at most the applied index);
-   * the log before it is dropped. The snapshot is what lagging followers will be sent.
+   * the log before it is dropped. The snapshot is what lagging followers will be sent; the
+   * application stores it (and may then delete the entries it covers).
    */
-  createSnapshot(index: number, data: Uint8Array): void {
+  createSnapshot(index: number, data: Uint8Array): Snapshot {
     this.assertNotInReady('createSnapshot');
     if (!Number.isSafeInteger(index) || index < 0) throw new RaftUsageError(`snapshot index must be a non-negative integer, got ${index}`);
     if (index > this.log.applied) throw new RaftUsageError(`snapshot index ${index} is beyond the applied index ${this.log.applied}`);
     this.log.compact(index, data);
+    return this.log.snapshot();
   }
 
   /** Transport feedback: the peer could not be reached; stop pipelining to it. */
