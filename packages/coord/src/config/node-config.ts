@@ -48,7 +48,7 @@ const raftSchema = z
     maxMsgBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   })
   .refine((r) => r.heartbeatIntervalTicks * 3 <= r.electionTimeoutTicks, {
-    message: 'heartbeatIntervalTicks must be at most a third of electionTimeoutTicks (followers must hear several heartbeats per election timeout)',
+    message: 'must be at most a third of electionTimeoutTicks (followers must hear several heartbeats per election timeout)',
     path: ['heartbeatIntervalTicks'],
   });
 
