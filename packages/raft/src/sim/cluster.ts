@@ -22,6 +22,10 @@ const encoder = new TextEncoder();
 const MIN_VOTERS = 3;
 /** Spare node ids available beyond the initial voters. */
 const SPARE_IDS = 2;
+/** Client backpressure: no new proposals while the leader has this many uncommitted entries. */
+const MAX_OUTSTANDING = 16;
+/** A node that granted a vote at most this many ticks ago counts as "just voted". */
+const VOTE_CRASH_WINDOW = 3;
 /** Every this many steps, acked writes and state machines are checked on every live node. */
 const DEEP_CHECK_EVERY = 50;
 
@@ -46,6 +50,8 @@ export class SimCluster implements NodeEnv {
   private readSeq = 0;
   private readonly removals: { node: NodeId; index: number; term: number }[] = [];
   private readonly durability: Durability;
+  /** When each node last granted a vote: crashes aim at that window now and then. */
+  private readonly lastVoteGrant = new Map<NodeId, number>();
   readonly stats: SimStats = {
     steps: 0,
     ticks: 0,
@@ -89,6 +95,7 @@ export class SimCluster implements NodeEnv {
   // ---- NodeEnv ------------------------------------------------------------------------------
 
   send(message: Message): void {
+    if (message.type === 'vote-resp' && !message.reject) this.lastVoteGrant.set(message.from, this.time);
     this.net.send(message, this.time);
   }
 
@@ -215,6 +222,11 @@ export class SimCluster implements NodeEnv {
     const leader = this.currentLeader();
     const node = leader !== undefined && chance(this.prng, 0.9) ? leader : this.randomOf(this.liveNodes());
     if (node === undefined) return;
+    if (node === leader) {
+      // Clients wait for answers: with MAX_OUTSTANDING entries uncommitted, nobody proposes.
+      const status = leader.raft.status();
+      if (status.lastIndex - status.commit >= MAX_OUTSTANDING) return;
+    }
     this.proposeOn(node, 'p');
   }
 
@@ -230,9 +242,13 @@ export class SimCluster implements NodeEnv {
   }
 
   crashOne(): void {
-    const node = this.randomOf(this.liveNodes().filter((n) => !n.crashArmed));
+    const candidates = this.liveNodes().filter((n) => !n.crashArmed);
+    // Aim at a node that has just granted a vote: the window where a lost vote would matter.
+    const voters = candidates.filter((n) => this.time - (this.lastVoteGrant.get(n.id) ?? -100) <= VOTE_CRASH_WINDOW);
+    const node = voters.length > 0 && chance(this.prng, this.profile.voteCrash) ? this.randomOf(voters) : this.randomOf(candidates);
     if (node === undefined) return;
-    if (chance(this.prng, this.profile.midReadyCrash)) {
+    const r = this.prng.nextUint32() / 0x1_0000_0000;
+    if (r < this.profile.midReadyCrash) {
       const point = CRASH_POINTS[randomBelow(this.prng, CRASH_POINTS.length)]!;
       node.armCrash(point);
       this.note('crash-armed', node.id, point);
@@ -240,6 +256,7 @@ export class SimCluster implements NodeEnv {
     }
     node.crash();
     this.note('crash', node.id, '');
+    if (r < this.profile.midReadyCrash + this.profile.bounce) this.restart(node); // a quick process restart
   }
 
   restartOne(): void {

@@ -29,6 +29,10 @@ export interface Profile {
   readonly weights: Readonly<Record<ActionKind, number>>;
   /** Chance that a crash strikes inside the node's next Ready instead of between inputs. */
   readonly midReadyCrash: number;
+  /** Chance that a crash is a bounce: the node restarts in the same step. */
+  readonly bounce: number;
+  /** Chance that a crash aims at a node that has just granted a vote. */
+  readonly voteCrash: number;
   /** Lazy-fsync bug only: chance per node tick that pending writes become durable. */
   readonly lazySyncRate: number;
 }
@@ -84,7 +88,13 @@ export function drawProfile(prng: Prng, bug: string | null): Profile {
     snapshot: 1.2,
     campaign: 0.3,
   };
-  return { network, raft, weights, midReadyCrash: 0.3, lazySyncRate: 0.1 };
+  // Crash styles: mostly crashes at random points (some inside a Ready), or mostly quick
+  // restarts of nodes that have just voted (the window where a lost vote or entry matters).
+  const style = pick(prng, [
+    { midReadyCrash: 0.3, bounce: 0.3, voteCrash: 0.3 },
+    { midReadyCrash: 0.1, bounce: 0.8, voteCrash: 0.9 },
+  ]);
+  return { network, raft, weights, ...style, lazySyncRate: 0.1 };
 }
 
 /** Picks the next action among those that make sense now. */
