@@ -1,2 +1,3 @@
 export * from './core/index.js';
 export * from './codec/index.js';
+export * from './storage/index.js';
