@@ -156,7 +156,7 @@ export function parseTranscript(text: string): ParsedTranscript {
     while (i < lines.length && lines[i]!.startsWith('#')) comments.push(lines[i++]!);
     const commandLine = lines[i];
     if (commandLine === undefined || !commandLine.startsWith('> ')) {
-      throw new TranscriptError(`line ${i + 1}: expected "> command", got ${JSON.stringify(commandLine ?? '<end of file>')}`);
+      throw new TranscriptError(`line ${i + 1}: expected "> command" (comments must directly precede their command), got ${JSON.stringify(commandLine ?? "<end of file>")}`);
     }
     const line = i + 1;
     i++;
