@@ -50,6 +50,8 @@ export class SimCluster implements NodeEnv {
   private readSeq = 0;
   private readonly removals: { node: NodeId; index: number; term: number }[] = [];
   private readonly durability: Durability;
+  /** Transport feedback waiting to be given to the senders (after the current action). */
+  private readonly feedback: { from: NodeId; incarnation: number; to: NodeId; snapshot: boolean; ok: boolean }[] = [];
   /** When each node last granted a vote: crashes aim at that window now and then. */
   private readonly lastVoteGrant = new Map<NodeId, number>();
   readonly stats: SimStats = {
@@ -83,6 +85,11 @@ export class SimCluster implements NodeEnv {
     this.trace = new Trace(traceCapacity);
     this.durability = durabilityFor(bug);
     this.net = new SimNetwork<Message>(new SeededPrng(prng.nextUint32()), { ...profile.network, maxQueue: 20_000 });
+    this.net.onLoss = (message, reason) => {
+      // A real transport notices a failed snapshot stream always, an unreachable peer sometimes.
+      if (message.type === 'snap') this.queueFeedback(message, true, false);
+      else if (reason === 'blocked' && message.type === 'app' && chance(this.prng, 0.3)) this.queueFeedback(message, false, false);
+    };
     const voters: NodeId[] = [];
     for (let i = 1; i <= size; i++) voters.push(`n${i}`);
     for (let i = size + 1; i <= size + SPARE_IDS; i++) this.spares.push(`n${i}`);
@@ -103,6 +110,28 @@ export class SimCluster implements NodeEnv {
     this.trace.record(this.step, this.time, kind, node, null, detail);
     if (kind === 'crash') this.stats.crashes++;
     if (kind === 'snapshot' && detail.startsWith('installed')) this.stats.snapshotsInstalled++;
+  }
+
+  private queueFeedback(message: Message, snapshot: boolean, ok: boolean): void {
+    const sender = this.nodes.get(message.from);
+    if (sender === undefined || !sender.alive) return;
+    this.feedback.push({ from: message.from, incarnation: sender.incarnation, to: message.to, snapshot, ok });
+  }
+
+  /** Gives queued transport feedback to its (still running) senders. */
+  flushFeedback(): void {
+    for (let guard = 0; this.feedback.length > 0; guard++) {
+      if (guard > 100_000) throw new Error('flushFeedback: feedback loop');
+      const item = this.feedback.shift()!;
+      const node = this.nodes.get(item.from);
+      if (node === undefined || !node.alive || node.incarnation !== item.incarnation) continue;
+      if (item.snapshot) {
+        this.note('snapshot', item.from, `transport reports snapshot to ${item.to} ${item.ok ? 'sent' : 'FAILED'}`);
+        node.reportSnapshot(item.to, item.ok);
+      } else {
+        node.reportUnreachable(item.to);
+      }
+    }
   }
 
   // ---- queries ------------------------------------------------------------------------------
@@ -149,6 +178,11 @@ export class SimCluster implements NodeEnv {
   // ---- actions ------------------------------------------------------------------------------
 
   perform(action: ActionKind): void {
+    this.performAction(action);
+    this.flushFeedback();
+  }
+
+  private performAction(action: ActionKind): void {
     switch (action) {
       case 'tick':
         return this.tickAll();
@@ -211,11 +245,13 @@ export class SimCluster implements NodeEnv {
     if (node === undefined || !node.alive) {
       this.trace.record(this.step, this.time, 'drop-dead', message.to, message);
       this.stats.dropped++;
+      if (message.type === 'snap') this.queueFeedback(message, true, false);
       return;
     }
     this.trace.record(this.step, this.time, 'deliver', message.to, message);
     this.stats.delivered++;
     node.deliver(message);
+    if (message.type === 'snap') this.queueFeedback(message, true, true);
   }
 
   propose(): void {
@@ -388,6 +424,7 @@ export class SimCluster implements NodeEnv {
       if (!node.alive) continue;
       const status = node.raft.status();
       if (status.term > this.stats.maxTerm) this.stats.maxTerm = status.term;
+      this.checkInSync(node, status);
       if (status.role === Role.Leader) node.onLeader(status.term);
       const commit = node.disk.hardState.commit;
       if (commit > node.observedCommit) {
@@ -397,6 +434,24 @@ export class SimCluster implements NodeEnv {
     }
     this.retireRemoved();
     if (this.step % DEEP_CHECK_EVERY === 0) this.deepCheck();
+  }
+
+  /**
+   * Between inputs, with every Ready processed, the disk must hold what the core holds: anything
+   * the core changed without handing it out in a Ready would be lost by a crash.
+   */
+  private checkInSync(node: SimNode, status: ReturnType<SimNode['raft']['status']>): void {
+    const hs = node.disk.hardState;
+    const disk = node.disk;
+    if (status.term !== hs.term || status.vote !== hs.vote || status.commit !== hs.commit) {
+      this.checker.fail('storage-contract', `${node.id} holds term=${status.term} vote=${status.vote || '-'} commit=${status.commit} but its last persisted hard state is term=${hs.term} vote=${hs.vote || '-'} commit=${hs.commit}`);
+    }
+    if (status.lastIndex !== disk.lastIndex() || status.firstIndex !== disk.snapIndex() + 1) {
+      this.checker.fail('storage-contract', `${node.id} log is ${status.firstIndex}..${status.lastIndex} in memory but ${disk.snapIndex() + 1}..${disk.lastIndex()} on disk`);
+    }
+    if (status.applied !== node.sm.appliedIndex) {
+      this.checker.fail('storage-contract', `${node.id} core says applied=${status.applied}, the state machine has applied ${node.sm.appliedIndex}`);
+    }
   }
 
   /** Acked writes on every live log, and every state machine against the history. */

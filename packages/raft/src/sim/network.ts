@@ -59,6 +59,9 @@ export interface NetworkStats {
 
 export type SendOutcome = 'queued' | 'dropped' | 'blocked' | 'overflow';
 
+/** Why a message never arrived: lost, cut off by a partition (at send or delivery), queue full. */
+export type LossReason = 'dropped' | 'blocked' | 'overflow';
+
 interface InFlight<M> {
   readonly message: M;
   readonly deliverAt: number;
@@ -76,6 +79,8 @@ export class SimNetwork<M extends Addressed> {
   /** FIFO mode: the latest delivery time queued per directed link. */
   private readonly linkTail = new Map<string, number>();
   readonly stats: NetworkStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, blocked: 0, overflow: 0 };
+  /** Called for every message that will never be delivered (e.g. to give transport feedback). */
+  onLoss: ((message: M, reason: LossReason) => void) | null = null;
 
   constructor(
     private readonly prng: Prng,
@@ -108,10 +113,12 @@ export class SimNetwork<M extends Addressed> {
     this.stats.sent++;
     if (this.isBlocked(message.from, message.to)) {
       this.stats.blocked++;
+      this.onLoss?.(message, 'blocked');
       return 'blocked';
     }
     if (this.faults.dropRate > 0 && chance(this.prng, this.faults.dropRate)) {
       this.stats.dropped++;
+      this.onLoss?.(message, 'dropped');
       return 'dropped';
     }
     const outcome = this.enqueue(message, now);
@@ -144,6 +151,7 @@ export class SimNetwork<M extends Addressed> {
       this.pop();
       if (this.isBlocked(top.message.from, top.message.to)) {
         this.stats.blocked++;
+        this.onLoss?.(top.message, 'blocked');
         continue;
       }
       this.stats.delivered++;
@@ -167,9 +175,11 @@ export class SimNetwork<M extends Addressed> {
     const kept = this.heap.filter((f) => !predicate(f.message));
     const removed = this.heap.length - kept.length;
     if (removed > 0) {
+      const lost = this.heap.filter((f) => predicate(f.message));
       this.heap.length = 0;
       for (const f of kept) this.push(f);
       this.stats.dropped += removed;
+      for (const f of lost) this.onLoss?.(f.message, 'dropped');
     }
     return removed;
   }
@@ -243,6 +253,7 @@ export class SimNetwork<M extends Addressed> {
   private enqueue(message: M, now: number, duplicate = false): SendOutcome {
     if (this.heap.length >= this.maxQueue) {
       this.stats.overflow++;
+      if (!duplicate) this.onLoss?.(message, 'overflow');
       return 'overflow';
     }
     const span = this.faults.maxDelay - this.faults.minDelay + 1;

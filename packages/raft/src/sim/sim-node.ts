@@ -140,6 +140,16 @@ export class SimNode {
     return result;
   }
 
+  reportUnreachable(to: NodeId): void {
+    this.raft.reportUnreachable(to);
+    this.processReady();
+  }
+
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.raft.reportSnapshot(to, ok);
+    this.processReady();
+  }
+
   /** Local compaction: snapshot the state machine at its applied index. False when nothing to do. */
   compact(): boolean {
     const index = this.sm.appliedIndex;
