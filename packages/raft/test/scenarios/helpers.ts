@@ -56,3 +56,17 @@ export function commit(c: TestCluster, id: NodeId): number {
 }
 
 export const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** Like stabilize(), but messages matching `drop` are lost on the way; returns those lost. */
+export function stabilizeDropping(c: TestCluster, drop: (m: Message) => boolean): Message[] {
+  const lost: Message[] = [];
+  for (let round = 0; round < 1000; round++) {
+    c.processReadies();
+    const dropped = c.takeMessages(drop);
+    c.delivered.push(...dropped);
+    lost.push(...dropped);
+    if (c.queue.length === 0) return lost;
+    c.deliverAll();
+  }
+  throw new Error('cluster did not stabilize');
+}
