@@ -95,7 +95,10 @@ export class SimCluster implements NodeEnv {
     for (let i = size + 1; i <= size + SPARE_IDS; i++) this.spares.push(`n${i}`);
     this.nextId = size + SPARE_IDS + 1;
     const initial = RaftCore.bootstrapState({ voters, learners: [] });
-    for (const id of voters) this.nodes.set(id, new SimNode(id, initial, this.durability, profile.raft, this));
+    for (const id of voters) {
+      const passive = profile.passiveVoter && id === voters[voters.length - 1];
+      this.nodes.set(id, new SimNode(id, initial, this.durability, passive ? { ...profile.raft, canCampaign: false } : profile.raft, this));
+    }
     for (const node of this.nodes.values()) this.startNode(node);
   }
 
@@ -163,6 +166,10 @@ export class SimCluster implements NodeEnv {
     return best;
   }
 
+  private nodeNumber(id: NodeId): number {
+    return Number(id.slice(1));
+  }
+
   private randomOf<T>(items: readonly T[]): T | undefined {
     return items.length === 0 ? undefined : items[randomBelow(this.prng, items.length)];
   }
@@ -217,6 +224,8 @@ export class SimCluster implements NodeEnv {
     this.trace.record(this.step, this.time, 'tick', '');
     for (const node of this.shuffled(this.liveNodes())) {
       if (!node.alive) continue; // an armed crash may strike while ticking
+      const skip = this.profile.tickSkip[this.nodeNumber(node.id) % this.profile.tickSkip.length] ?? 0;
+      if (skip > 0 && chance(this.prng, skip)) continue; // a slow clock
       node.tick();
       if (this.durability === 'lazy' && node.alive && chance(this.prng, this.profile.lazySyncRate)) node.syncDisk();
     }
@@ -263,17 +272,19 @@ export class SimCluster implements NodeEnv {
       const status = leader.raft.status();
       if (status.lastIndex - status.commit >= MAX_OUTSTANDING) return;
     }
-    this.proposeOn(node, 'p');
+    const padding = chance(this.prng, this.profile.padding) ? randomBelow(this.prng, 48) : 0;
+    this.proposeOn(node, 'p', padding);
   }
 
   /** Proposes a unique payload `<prefix><seq>` on `node`; returns the accepted entry or null. */
-  proposeOn(node: SimNode, prefix: string): { index: number; term: number; data: Uint8Array } | null {
+  proposeOn(node: SimNode, prefix: string, padding = 0): { index: number; term: number; data: Uint8Array } | null {
     const seq = ++this.proposalSeq;
-    const payload = `${prefix}${seq}`;
+    const payload = `${prefix}${seq}${padding > 0 ? `:${'x'.repeat(padding)}` : ''}`;
     const data = encoder.encode(payload);
     const result = node.propose(data, (index, term) => this.checker.onPropose({ seq, node: node.id, index, term, data }));
     this.stats.proposals++;
-    this.note('propose', node.id, result.ok ? `${payload} -> (${result.index},t${result.term})` : `${payload} refused: ${result.reason}`);
+    const label = `${prefix}${seq}${padding > 0 ? `+${padding}B` : ''}`;
+    this.note('propose', node.id, result.ok ? `${label} -> (${result.index},t${result.term})` : `${label} refused: ${result.reason}`);
     return result.ok ? { index: result.index, term: result.term, data } : null;
   }
 

@@ -33,6 +33,12 @@ export interface Profile {
   readonly bounce: number;
   /** Chance that a crash aims at a node that has just granted a vote. */
   readonly voteCrash: number;
+  /** Per-node chance of missing a tick (slow clocks); all zero in most seeds. */
+  readonly tickSkip: readonly number[];
+  /** Chance that a proposal carries padding (bigger entries exercise the byte bounds). */
+  readonly padding: number;
+  /** Whether the last initial voter is configured with canCampaign: false (a witness-like voter). */
+  readonly passiveVoter: boolean;
   /** Lazy-fsync bug only: chance per node tick that pending writes become durable. */
   readonly lazySyncRate: number;
 }
@@ -94,7 +100,18 @@ export function drawProfile(prng: Prng, bug: string | null): Profile {
     { midReadyCrash: 0.3, bounce: 0.3, voteCrash: 0.3 },
     { midReadyCrash: 0.1, bounce: 0.8, voteCrash: 0.9 },
   ]);
-  return { network, raft, weights, ...style, lazySyncRate: 0.1 };
+  const skewed = chance(prng, 0.3);
+  const tickSkip = Array.from({ length: 8 }, () => (skewed ? pick(prng, [0, 0.1, 0.3]) : 0));
+  return {
+    network,
+    raft,
+    weights,
+    ...style,
+    tickSkip,
+    padding: pick(prng, [0, 0.3]),
+    passiveVoter: chance(prng, 0.2),
+    lazySyncRate: 0.1,
+  };
 }
 
 /** Picks the next action among those that make sense now. */
