@@ -272,6 +272,15 @@ describe('GrpcRaftTransport', () => {
     expect(a.rec.messages).toEqual([]);
   });
 
+  it('start() fails on an address in use and leaves the transport closed', async () => {
+    const a = await node('a');
+    const { logger } = captureLogger();
+    const b = new GrpcRaftTransport({ clusterId: CLUSTER, self: 'b', listen: a.t.address(), peers: new Map(), logger });
+    await expect(b.start(new Recorder())).rejects.toThrow();
+    await b.close();
+    expect(() => b.send([heartbeat('b', 'a', 1)])).not.toThrow();
+  });
+
   it('close() is idempotent, cancels reconnect timers and leaves no handles behind', async () => {
     await sleep(50);
     const count = (): Record<string, number> => {

@@ -93,7 +93,7 @@ export class InboundService {
     call.on('data', (decoded: Decoded<BatchFrame>) => this.onBatch(s, decoded));
     call.on('end', () => {
       this.finish(s, 'ended by the peer');
-      call.end();
+      if (!call.writableEnded) call.end();
     });
     call.on('cancelled', () => this.finish(s, 'cancelled'));
     call.on('error', () => this.finish(s, 'failed'));
