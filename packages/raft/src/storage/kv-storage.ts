@@ -99,9 +99,13 @@ export async function openKvStore(kv: KvStore, identity: StorageIdentity, bootst
   let state: PersistedState;
   let leftoverFrom: number | null = null;
   if (contents.kind === 'empty') {
-    state = bootstrap === null
-      ? { hardState: { term: 0, vote: NO_NODE, commit: 0 }, snapshot: null, entries: [] }
-      : RaftCore.bootstrapState(bootstrap);
+    if (bootstrap !== null) {
+      const conf = encodeCheckedSnapshot({ meta: { index: 0, term: 0, conf: bootstrap }, data: new Uint8Array(0) });
+      if (!conf.ok) throw new TypeError(`bootstrap membership invalid: ${conf.error}`);
+    }
+    // The core's own initial state: with a membership, its ConfChange entries; without (a node
+    // that will join a cluster), the empty membership.
+    state = RaftCore.bootstrapState(bootstrap ?? { voters: [], learners: [] });
     const ops: KvOp[] = [
       { type: 'put', key: IDENTITY_KEY, value: encodeIdentity(identity) },
       { type: 'put', key: HARD_STATE_KEY, value: encodeHardState(state.hardState) },
@@ -110,6 +114,11 @@ export async function openKvStore(kv: KvStore, identity: StorageIdentity, bootst
       const snap = encodeCheckedSnapshot(state.snapshot);
       if (!snap.ok) throw new TypeError(`bootstrap membership invalid: ${snap.error}`);
       ops.push({ type: 'put', key: SNAPSHOT_KEY, value: snap.bytes });
+    }
+    for (const e of state.entries) {
+      const problem = entryProblem(e);
+      if (problem !== null) throw new TypeError(`bootstrap entry ${String(e.index)}: ${problem}`);
+      ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
     }
     await kv.write(ops);
   } else {
