@@ -1,1 +1,6 @@
 export * from './state/index.js';
+export * from './config/node-config.js';
+export * from './lease/lease-rule.js';
+export * from './lease/lease-expiry-timer.js';
+export * from './rpc/definitions.js';
+export * from './server/index.js';
