@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadNodeConfig } from '@hubha/coord';
+import { runNode } from './commands/run.js';
+
+/** Exit codes scripts can rely on: 0 ok, 1 degraded / operation refused, 2 failed or usage. */
+export const EXIT_OK = 0;
+export const EXIT_REFUSED = 1;
+export const EXIT_FAILED = 2;
+
+const program = new Command()
+  .name('hubha')
+  .description('High availability for PostgreSQL hub pairs on a Raft log: run a node, manage the cluster')
+  .exitOverride();
+
+program
+  .command('run')
+  .description('run one node (a member of the coordination store) from its configuration file')
+  .requiredOption('-c, --config <file>', 'YAML configuration file')
+  .action(async (options: { config: string }) => {
+    await runNode(options.config);
+  });
+
+program
+  .command('config')
+  .description('configuration helpers')
+  .command('validate <file>')
+  .description('check a configuration file; prints what is wrong with it, by key')
+  .action(async (file: string) => {
+    const config = await loadNodeConfig(file);
+    process.stdout.write(`${file}: ok (cluster ${config.cluster.id}, node ${config.node.name}, ${config.cluster.members.length} members)\n`);
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT_OK : EXIT_FAILED);
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(EXIT_FAILED);
+    }
+    process.stderr.write(`hubha: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(EXIT_FAILED);
+  }
+}
+
+void main();
