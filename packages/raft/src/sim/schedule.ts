@@ -92,14 +92,18 @@ export function drawProfile(prng: Prng, bug: string | null): Profile {
     transfer: 0.6,
     read: 3,
     snapshot: 1.2,
-    campaign: 0.3,
+    // Some seeds call elections often: contested elections (two candidates in one term).
+    campaign: pick(prng, [0.3, 0.3, 0.3, 3]),
   };
   // Crash styles: mostly crashes at random points (some inside a Ready), or mostly quick
   // restarts of nodes that have just voted (the window where a lost vote or entry matters).
-  const style = pick(prng, [
+  // With an injected bug, always the latter: it is the timing that exposes lost durable state.
+  const styles = [
     { midReadyCrash: 0.3, bounce: 0.3, voteCrash: 0.3 },
     { midReadyCrash: 0.1, bounce: 0.8, voteCrash: 0.9 },
-  ]);
+  ] as const;
+  const drawn = pick(prng, styles);
+  const style = bug === null ? drawn : styles[1];
   const skewed = chance(prng, 0.3);
   const tickSkip = Array.from({ length: 8 }, () => (skewed ? pick(prng, [0, 0.1, 0.3]) : 0));
   return {
