@@ -583,6 +583,13 @@ describe('LevelRaftStorage on disk', () => {
     await s.close();
   });
 
+  it('reports corruption LevelDB itself detects as STORAGE_CORRUPT', async () => {
+    const dir = join(await tempDir(), 'raft');
+    await (await LevelRaftStorage.open({ dir, identity: ID, bootstrap: CONF })).close();
+    await writeFile(join(dir, 'CURRENT'), 'garbage');
+    await expectRefused(LevelRaftStorage.open({ dir, identity: ID, bootstrap: CONF }), 'STORAGE_CORRUPT', dir, 'LevelDB reports corruption');
+  });
+
   it('keeps the stored entries and the directory size bounded under a steady stream with periodic snapshots', async () => {
     const dir = join(await tempDir(), 'raft');
     const perBatch = 100;
@@ -743,5 +750,6 @@ for (let b = 1; ; b++) {
       }
       reportedLast = last;
     }
+    expect(reportedSnap).toBeGreaterThan(0); // compactions (some with deferred range deletes) were under way too
   });
 });

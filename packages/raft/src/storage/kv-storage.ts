@@ -293,6 +293,11 @@ export class KvRaftStorage implements RaftStorage {
     return this.closing;
   }
 
+  /** Throws STORAGE_CLOSED once close() was called. */
+  protected assertOpen(): void {
+    if (this.closing !== null) throw new StorageError('STORAGE_CLOSED', `${this.path}: store is closed`);
+  }
+
   /** Resolves once every write queued so far and the deletion of compacted entries are done. */
   async settled(): Promise<void> {
     for (;;) {
@@ -306,7 +311,11 @@ export class KvRaftStorage implements RaftStorage {
 
   /** Runs `task` after every earlier one (writes never interleave); refuses once closed or failed. */
   private run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.closing !== null) return Promise.reject(new StorageError('STORAGE_CLOSED', `${this.path}: store is closed`));
+    try {
+      this.assertOpen();
+    } catch (err: unknown) {
+      return Promise.reject(err);
+    }
     return this.enqueue(async () => {
       if (this.failure !== null) throw this.failure;
       return task();

@@ -140,6 +140,7 @@ export class LevelRaftStorage extends KvRaftStorage {
    * deleted entries). LevelDB also compacts by itself in the background; this makes it immediate.
    */
   async compactDisk(): Promise<void> {
+    this.assertOpen();
     await this.settled();
     const db = this.level.db as unknown as CompactableDb;
     try {
