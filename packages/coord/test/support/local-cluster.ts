@@ -1,24 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { NodeConfig } from '../../src/config/node-config.js';
 import { parseNodeConfig } from '../../src/config/node-config.js';
 import { CoordNode } from '../../src/server/coord-node.js';
-
-/** A free TCP port on 127.0.0.1 (bound and released; fine for tests on one machine). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../../../test/support/ports.js';
 
 export interface LocalClusterOptions {
   readonly names?: readonly string[];
