@@ -19,9 +19,12 @@
  * Commands (ids are node names; the transcripts use 1, 2, 3, ...):
  *   add-nodes N [voters=1,2,3] [learners=..] [pre-vote=true] [check-quorum=true]
  *               [can-campaign=false] [election=10] [heartbeat=1] [max-msg-bytes=N]
- *               [max-inflight=N] [max-uncommitted-bytes=N]
- *       Adds N nodes with the next free numeric ids. Without voters=, the first add-nodes makes
- *       the new nodes the voters and a later one adds empty nodes (to be added by conf change).
+ *               [max-inflight=N] [max-uncommitted-bytes=N] [log=1,1,4 [term=T] [commit=C]]
+ *       Adds N nodes with the next free numeric ids, from RaftCore.bootstrapState (so a fresh
+ *       3-voter cluster starts with six committed term-1 ConfChange entries and first elects
+ *       in term 2), and applies what that state says is committed. Without voters=, the first
+ *       add-nodes makes the new nodes the voters and a later one adds empty nodes (to be added
+ *       by conf change). log= instead gives a handcrafted history (see initialState).
  *       pre-vote and check-quorum default to false here (the library defaults to true) so that
  *       each transcript says what it relies on.
  *   campaign ID | tick ID [N] | tick-all [N]
