@@ -105,7 +105,10 @@ export class SimCluster implements NodeEnv {
   // ---- NodeEnv ------------------------------------------------------------------------------
 
   send(message: Message): void {
-    if (message.type === 'vote-resp' && !message.reject) this.lastVoteGrant.set(message.from, this.time);
+    if (message.type === 'vote-resp' && !message.reject) {
+      this.lastVoteGrant.set(message.from, this.time);
+      this.checker.onVoteGranted(message.from, message.term, message.to);
+    }
     this.net.send(message, this.time);
   }
 

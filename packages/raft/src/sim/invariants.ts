@@ -13,6 +13,7 @@ import { foldPayload, isAppPayload } from './state-machine.js';
 
 export type InvariantName =
   | 'election-safety'
+  | 'double-vote'
   | 'log-matching'
   | 'leader-completeness'
   | 'state-machine-safety'
@@ -72,6 +73,8 @@ function showEntry(e: Entry): string {
 }
 
 export class InvariantChecker {
+  /** (voter, term) → the candidate it granted its vote to. */
+  private readonly votes = new Map<string, NodeId>();
   /** term → the node that led it. */
   private readonly leaders = new Map<number, NodeId>();
   /** index → term → the first persisted record of (index, term). */
@@ -109,6 +112,14 @@ export class InvariantChecker {
     }
     if (existing !== node) this.fail('election-safety', `term ${term} has two leaders: ${existing} and ${node}`);
     return false;
+  }
+
+  /** `voter` granted its vote in `term` to `candidate` (a VoteResp left it). Once per term, ever. */
+  onVoteGranted(voter: NodeId, term: number, candidate: NodeId): void {
+    const key = `${voter}\u0000${term}`;
+    const previous = this.votes.get(key);
+    if (previous === undefined) this.votes.set(key, candidate);
+    else if (previous !== candidate) this.fail('double-vote', `${voter} granted its term-${term} vote to ${previous} and then to ${candidate}`);
   }
 
   leaderOf(term: number): NodeId | undefined {
