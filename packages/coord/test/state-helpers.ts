@@ -1,7 +1,7 @@
 import { EntryType, encodeConfChange } from '@hubha/raft';
 import type { ConfChange } from '@hubha/raft';
 import { CoordStateMachine, encodeRequest } from '../src/index.js';
-import type { ApplyOutcome, BootstrapMember, Command, CommandResult, CoordRequest } from '../src/index.js';
+import type { ApplyOutcome, BootstrapMember, Command, CommandResult, CoordRequest, TxnOpResult } from '../src/index.js';
 
 export const te = new TextEncoder();
 export const td = new TextDecoder();
@@ -57,9 +57,13 @@ export class Driver {
 }
 
 /** Narrows a result to one type, failing the test otherwise. */
-export function as<T extends CommandResult['type']>(r: CommandResult | null, type: T): Extract<CommandResult, { type: T }> {
-  if (r === null || r.type !== type) throw new Error(`expected a ${type} result, got ${JSON.stringify(r)}`);
-  return r as Extract<CommandResult, { type: T }>;
+type AnyResult = CommandResult | TxnOpResult;
+/** The results whose `type` may be T (DeleteResult's type is 'delete' | 'delete-range'). */
+type ResultOf<T, R = AnyResult> = R extends { type: infer U } ? (T extends U ? R : never) : never;
+
+export function as<T extends AnyResult['type']>(r: AnyResult | null | undefined, type: T): ResultOf<T> {
+  if (r === null || r === undefined || r.type !== type) throw new Error(`expected a ${type} result, got ${JSON.stringify(r)}`);
+  return r as ResultOf<T>;
 }
 
 export function errorCode(r: CommandResult | null): string {

@@ -403,7 +403,7 @@ class CasCmd implements fc.Command<Model, Real> {
       modelPut(m, this.key, this.value, m.revision);
       m.kvs.delete(this.alsoDelete);
     } else {
-      const got = as(res.results[0] ?? null, 'get').kv;
+      const got = as(res.results[0], 'get').kv;
       expect(got === null ? null : hex(got.value)).toBe(cur === undefined ? null : hex(cur.value));
     }
     checkAgainstModel(m, r);

@@ -188,7 +188,7 @@ describe('Txn', () => {
       const d = setup();
       const r = as(d.run({ type: 'txn', compare: [compare], success: [{ type: 'get', key: 'a' }], failure: [{ type: 'get', key: 'b' }] }), 'txn');
       expect(r.succeeded).toBe(expected);
-      expect(as(r.results[0] ?? null, 'get').kv?.key).toBe(expected ? 'a' : 'b');
+      expect(as(r.results[0], 'get').kv?.key).toBe(expected ? 'a' : 'b');
     });
   }
 
@@ -258,7 +258,7 @@ describe('Txn', () => {
     const raw = (txn: hubha.coord.Txn.$Properties): Uint8Array => pb.Request.encode({ command: { txn } }).finish();
     expect(errorCode(d.raw(raw({ compare: [{ key: 'a', target: pb.CompareTarget.COMPARE_TARGET_EXISTS, op: pb.CompareOp.COMPARE_OP_GREATER }] })).result)).toBe('invalid-compare');
     expect(errorCode(d.raw(raw({ compare: [{ key: 'a', target: 0, op: 1 }] })).result)).toBe('invalid-compare');
-    expect(errorCode(d.raw(raw({ compare: [{ key: 'a', target: 1, op: 9 }] })).result)).toBe('invalid-compare');
+    expect(errorCode(d.raw(raw({ compare: [{ key: 'a', target: 1, op: 9 as hubha.coord.CompareOp }] })).result)).toBe('invalid-compare');
     expect(errorCode(d.raw(raw({ success: [{}] })).result)).toBe('invalid-op');
     expect(errorCode(d.raw(raw({ compare: [{ key: 'a', target: 4, op: 1, number: Long.fromString('9007199254740992', true) }] })).result)).toBe('invalid-compare');
     expect(d.sm.revision).toBe(3);
@@ -821,7 +821,7 @@ describe('snapshot and restore', () => {
     ['session beyond the applied index', (s) => (s.appliedIndex = 2), /lastIndex/],
     ['sessions out of order', (s) => s.sessions.reverse(), /lastIndex order/],
     ['invalid ttl', (s) => ((s.leases[0] as hubha.coord.LeaseInfo).ttlMs = 1), /ttl/i],
-    ['unknown member role', (s) => ((s.members[0] as hubha.coord.Member).role = 7), /role/],
+    ['unknown member role', (s) => ((s.members[0] as hubha.coord.Member).role = 7 as hubha.coord.MemberRole), /role/],
     ['invalid member id', (s) => ((s.members[0] as hubha.coord.Member).id = ''), /node id/],
     ['unknown cached error code', (s) => ((s.sessions[s.sessions.length - 1] as hubha.coord.Session).lastResult = { error: { code: 'nope' } }), /unknown code/],
     ['uint64 beyond 2^53', (s) => (s.revision = Long.fromString('9007199254740993', true)), /MAX_SAFE_INTEGER/],
