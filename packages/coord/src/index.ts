@@ -4,3 +4,4 @@ export * from './lease/lease-rule.js';
 export * from './lease/lease-expiry-timer.js';
 export * from './rpc/definitions.js';
 export * from './server/index.js';
+export * from './client/index.js';
