@@ -20,6 +20,16 @@ export class Progress {
   probeSent = false;
   /** Heard from within the current CheckQuorum period. */
   recentActive = false;
+  /** The highest commit index sent to this follower (App or heartbeat). */
+  sentCommit = 0;
+  /**
+   * Non-zero: the member was removed by the ConfChange entry at this index. The leader keeps
+   * replicating to it until it holds (and knows committed) its own removal, so it learns it is
+   * out and stops campaigning; then, or after a grace period, the progress is dropped.
+   */
+  removedAt = 0;
+  /** Ticks since the removal committed (bounded grace for an unreachable removed member). */
+  removalGraceTicks = 0;
   readonly inflights: Inflights;
 
   constructor(

@@ -343,7 +343,11 @@ export class RaftCore {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
-    for (const pr of this.progress.values()) {
+    for (const [id, pr] of this.progress) {
+      if (pr.removedAt > 0 && this.log.committed >= pr.removedAt && ++pr.removalGraceTicks >= this.config.electionTimeoutTicks) {
+        this.progress.delete(id);
+        continue;
+      }
       if (pr.state !== 'snapshot') continue;
       pr.snapshotTicks++;
       if (pr.snapshotTicks >= SNAPSHOT_RETRY_ELECTION_TIMEOUTS * this.config.electionTimeoutTicks) pr.becomeProbe();
@@ -691,6 +695,10 @@ export class RaftCore {
     while (this.sendAppend(m.from, false)) {
       // sendAppend returns false once the follower is paused or fully caught up.
     }
+    // A late acknowledgement: the commit index moved on without this follower; tell it now
+    // rather than at the next heartbeat.
+    if (pr.sentCommit < Math.min(pr.match, this.log.committed)) this.sendAppend(m.from, true);
+    if (pr.removedAt > 0 && pr.match >= pr.removedAt && pr.sentCommit >= pr.removedAt) this.progress.delete(m.from);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send(m.from, MessageType.TimeoutNow);
   }
 
@@ -769,7 +777,9 @@ export class RaftCore {
   private broadcastHeartbeat(context: Uint8Array | undefined): void {
     for (const [id, pr] of this.progress) {
       // Never tell a follower to commit beyond what it is known to hold.
-      this.send(id, MessageType.Heartbeat, { commit: Math.min(pr.match, this.log.committed), ...(context === undefined ? {} : { context }) });
+      const commit = Math.min(pr.match, this.log.committed);
+      pr.sentCommit = Math.max(pr.sentCommit, commit);
+      this.send(id, MessageType.Heartbeat, { commit, ...(context === undefined ? {} : { context }) });
     }
   }
 
@@ -787,6 +797,8 @@ export class RaftCore {
     if (prevTerm === undefined || entries === undefined) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send(to, MessageType.App, { index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    // The follower commits at most up to what this message makes it hold.
+    pr.sentCommit = Math.max(pr.sentCommit, Math.min(this.log.committed, prevIndex + entries.length));
     const last = entries[entries.length - 1];
     switch (pr.state) {
       case 'replicate':
@@ -832,12 +844,22 @@ export class RaftCore {
     if (sameConf(conf, this.conf)) return;
     this.conf = conf;
     if (this.role !== Role.Leader) return;
-    for (const id of [...this.progress.keys()]) if (!isMember(conf, id)) this.progress.delete(id);
+    for (const [id, pr] of this.progress) {
+      if (!isMember(conf, id) && pr.removedAt === 0) {
+        // Keep replicating to it until it holds its own removal (see Progress.removedAt).
+        pr.removedAt = this.log.lastConfIndex();
+        pr.isLearner = true;
+      }
+    }
     for (const id of [...conf.voters, ...conf.learners]) {
       if (id === this.id) continue;
       const pr = this.progress.get(id);
       if (pr === undefined) this.addProgress(id);
-      else pr.isLearner = conf.learners.includes(id);
+      else {
+        pr.isLearner = conf.learners.includes(id);
+        pr.removedAt = 0;
+        pr.removalGraceTicks = 0;
+      }
     }
     if (this.leadTransferee !== NO_NODE && !conf.voters.includes(this.leadTransferee)) this.leadTransferee = NO_NODE;
   }
