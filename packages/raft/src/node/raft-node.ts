@@ -115,6 +115,8 @@ export class RaftNode<R = unknown> {
   private readonly leaderListeners = new Set<(change: LeaderChange) => void>();
   private readonly appliedListeners = new Set<(entry: Entry, result: R) => void>();
   private nextReadId = 0;
+  /** Read contexts must be unique cluster-wide, also across this process's restarts. */
+  private readonly readNonce = randomInt(0, 2 ** 48).toString(36);
   private lastLeader: NodeId = NO_NODE;
   private lastTerm = 0;
 
@@ -178,7 +180,7 @@ export class RaftNode<R = unknown> {
     return new Promise((resolve) => {
       if (this.failedOrClosed(resolve)) return;
       if (this.reads.size >= MAX_WAITERS) return resolve(this.refusal('overloaded'));
-      const key = `${this.options.id}:${this.nextReadId++}`;
+      const key = `${this.options.id}:${this.readNonce}:${this.nextReadId++}`;
       const timer = this.scheduler.after(timeoutMs, () => {
         if (this.reads.delete(key)) resolve(this.refusal('timeout'));
       });
