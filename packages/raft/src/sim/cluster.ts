@@ -10,6 +10,7 @@ import type { BugName, SimStats } from './options.js';
 import type { ActionKind, Profile } from './schedule.js';
 import type { NodeEnv } from './sim-node.js';
 import { CRASH_POINTS, SimNode } from './sim-node.js';
+import { checkNodes, deepCheckNodes } from './step-checks.js';
 import { Trace } from './trace.js';
 import type { TraceKind } from './trace.js';
 
@@ -433,49 +434,15 @@ export class SimCluster implements NodeEnv {
 
   /** Invariant checks after every step. */
   sweep(): void {
-    const checker = this.checker;
-    for (const node of this.nodes.values()) {
-      if (!node.alive) continue;
-      const status = node.raft.status();
-      if (status.term > this.stats.maxTerm) this.stats.maxTerm = status.term;
-      this.checkInSync(node, status);
-      if (status.role === Role.Leader) node.onLeader(status.term);
-      const commit = node.disk.hardState.commit;
-      if (commit > node.observedCommit) {
-        checker.observeCommit(node.id, commit, node.disk, node.observedCommit + 1);
-        node.observedCommit = commit;
-      }
-    }
+    const maxTerm = checkNodes(this.checker, this.nodes.values());
+    if (maxTerm > this.stats.maxTerm) this.stats.maxTerm = maxTerm;
     this.retireRemoved();
     if (this.step % DEEP_CHECK_EVERY === 0) this.deepCheck();
   }
 
-  /**
-   * Between inputs, with every Ready processed, the disk must hold what the core holds: anything
-   * the core changed without handing it out in a Ready would be lost by a crash.
-   */
-  private checkInSync(node: SimNode, status: ReturnType<SimNode['raft']['status']>): void {
-    const hs = node.disk.hardState;
-    const disk = node.disk;
-    if (status.term !== hs.term || status.vote !== hs.vote || status.commit !== hs.commit) {
-      this.checker.fail('storage-contract', `${node.id} holds term=${status.term} vote=${status.vote || '-'} commit=${status.commit} but its last persisted hard state is term=${hs.term} vote=${hs.vote || '-'} commit=${hs.commit}`);
-    }
-    if (status.lastIndex !== disk.lastIndex() || status.firstIndex !== disk.snapIndex() + 1) {
-      this.checker.fail('storage-contract', `${node.id} log is ${status.firstIndex}..${status.lastIndex} in memory but ${disk.snapIndex() + 1}..${disk.lastIndex()} on disk`);
-    }
-    if (status.applied !== node.sm.appliedIndex) {
-      this.checker.fail('storage-contract', `${node.id} core says applied=${status.applied}, the state machine has applied ${node.sm.appliedIndex}`);
-    }
-  }
-
   /** Acked writes on every live log, and every state machine against the history. */
   deepCheck(): void {
-    for (const node of this.nodes.values()) {
-      if (!node.alive) continue;
-      this.checker.checkAckedOn(node.id, node.disk, node.disk.hardState.commit);
-      this.checker.checkStateMachine(node.id, node.sm.current);
-    }
-    this.checker.checkAckedInHistory();
+    deepCheckNodes(this.checker, this.nodes.values());
   }
 
   /** A node whose removal is committed is shut down for good (its id is never reused). */
