@@ -1,0 +1,168 @@
+import { open } from 'node:fs/promises';
+import type { PgBinaries } from './binaries.js';
+import { tailOf } from './bounded-output.js';
+import type { PgCommandRunner } from './command.js';
+import { PgCommandError, PgManagerError, describeError } from './errors.js';
+import { isProcessAlive, postgresProcessesIn, readPostmasterPid } from './pidfile.js';
+
+/* The server process: pg_ctl start/stop/status, single-user crash recovery, and waiting for
+ * processes to be gone. */
+
+export interface ServerProcessContext {
+  readonly binaries: PgBinaries;
+  readonly runner: PgCommandRunner;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+export type StopMode = 'smart' | 'fast' | 'immediate';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The last `bytes` of the server log, for error messages. */
+export async function logTail(logFile: string, bytes = 3000): Promise<string> {
+  try {
+    const h = await open(logFile, 'r');
+    try {
+      const { size } = await h.stat();
+      const start = Math.max(0, size - bytes);
+      const buf = Buffer.alloc(size - start);
+      await h.read(buf, 0, buf.length, start);
+      return buf.toString('utf8');
+    } finally {
+      await h.close();
+    }
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Is a postmaster running on this data directory? `pg_ctl status` says so AND the PID in
+ * postmaster.pid is a live, non-zombie `postgres` process (pg_ctl counts a zombie as running, and
+ * in a container whose init does not reap, a SIGKILLed postmaster stays a zombie).
+ */
+export async function serverStatus(ctx: ServerProcessContext): Promise<{ running: boolean; pid: number | undefined }> {
+  const res = await ctx.runner.run({
+    command: ctx.binaries.path('pg_ctl'),
+    args: ['status', '-D', ctx.dataDir],
+    timeoutMs: 10_000,
+    okExitCodes: [0, 3, 4],
+  });
+  const pidFile = await readPostmasterPid(ctx.dataDir);
+  if (res.exitCode !== 0 || pidFile === undefined) return { running: false, pid: undefined };
+  const alive = await isProcessAlive(pidFile.pid, 'postgres');
+  return { running: alive, pid: alive ? pidFile.pid : undefined };
+}
+
+/** pg_ctl start -w: returns when the postmaster reports ready (primary) or standby (hot standby). */
+export async function pgCtlStart(ctx: ServerProcessContext, timeoutMs: number): Promise<void> {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  try {
+    await ctx.runner.run({
+      command: ctx.binaries.path('pg_ctl'),
+      args: ['start', '-D', ctx.dataDir, '-l', ctx.logFile, '-w', '-t', String(seconds), '-s'],
+      timeoutMs: seconds * 1000 + 10_000,
+    });
+  } catch (err) {
+    const log = tailOf(await logTail(ctx.logFile), 1500);
+    const timedOut =
+      (err instanceof PgCommandError && err.code === 'COMMAND_TIMEOUT') ||
+      (err instanceof PgCommandError && /did not start in time/.test(err.failure.stdout + err.failure.stderr));
+    throw new PgManagerError(
+      timedOut ? 'START_TIMEOUT' : 'START_FAILED',
+      `${timedOut ? `PostgreSQL did not become ready within ${seconds} s (the postmaster may still be running; stop or fence it)` : 'PostgreSQL failed to start'}: ${describeError(err)}${log ? `\nserver log tail:\n${log}` : ''}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Waits until `pid` is no longer a live postgres process. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (await isProcessAlive(pid, 'postgres')) {
+    if (Date.now() >= deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+/**
+ * Waits until no postgres process works in the data directory (orphaned backends of a crashed
+ * postmaster hold its shared memory; starting again before they exit fails).
+ */
+export async function waitForOrphans(dataDir: string, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = await postgresProcessesIn(dataDir);
+    if (pids.length === 0) return [];
+    if (Date.now() >= deadline) return pids;
+    await sleep(50);
+  }
+}
+
+/**
+ * pg_ctl stop -m <mode> -w, then waits for the postmaster PID to be gone. Not running → no-op
+ * (returns false). Timeout → STOP_TIMEOUT (the server may still run).
+ */
+export async function pgCtlStop(ctx: ServerProcessContext, mode: StopMode, timeoutMs: number): Promise<boolean> {
+  const status = await serverStatus(ctx);
+  if (!status.running || status.pid === undefined) return false;
+  const started = Date.now();
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  try {
+    await ctx.runner.run({
+      command: ctx.binaries.path('pg_ctl'),
+      args: ['stop', '-D', ctx.dataDir, '-m', mode, '-w', '-t', String(seconds), '-s'],
+      timeoutMs: seconds * 1000 + 5000,
+    });
+  } catch (err) {
+    const out = err instanceof PgCommandError ? err.failure.stdout + err.failure.stderr : '';
+    if (/PID file .* does not exist|Is server running\?/.test(out) && !(await isProcessAlive(status.pid, 'postgres'))) {
+      return true; // it stopped under us
+    }
+    const timedOut = (err instanceof PgCommandError && err.code === 'COMMAND_TIMEOUT') || /does not shut down/.test(out);
+    throw new PgManagerError(timedOut ? 'STOP_TIMEOUT' : 'COMMAND_FAILED', `pg_ctl stop -m ${mode} failed: ${describeError(err)}`, {
+      cause: err,
+    });
+  }
+  const left = Math.max(1000, timeoutMs - (Date.now() - started));
+  if (!(await waitForExit(status.pid, left))) {
+    throw new PgManagerError('STOP_TIMEOUT', `postmaster ${status.pid} still alive after pg_ctl stop -m ${mode}`);
+  }
+  return true;
+}
+
+/**
+ * Crash recovery without accepting connections, as Patroni does before pg_rewind: the postgres
+ * binary in single-user mode replays WAL to a consistent state and, at EOF on stdin, writes a
+ * shutdown checkpoint — pg_control then says "shut down". archive_mode=on with a failing
+ * archive_command keeps .ready markers, so no WAL is lost for an archiver that runs later.
+ * (standby.signal/recovery.signal must be gone: single-user mode refuses standby mode.)
+ */
+export async function singleUserCrashRecovery(ctx: ServerProcessContext, timeoutMs: number): Promise<{ durationMs: number }> {
+  try {
+    const res = await ctx.runner.run({
+      command: ctx.binaries.path('postgres'),
+      args: ['--single', '-F', '-D', ctx.dataDir, '-c', 'archive_mode=on', '-c', 'archive_command=false', 'postgres'],
+      stdin: '',
+      timeoutMs,
+    });
+    return { durationMs: res.durationMs };
+  } catch (err) {
+    throw new PgManagerError('CRASH_RECOVERY_FAILED', `single-user crash recovery failed: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/** Sends `signal` to the postmaster of the data directory (from postmaster.pid); false if none runs. */
+export async function signalPostmaster(dataDir: string, signal: NodeJS.Signals): Promise<number | undefined> {
+  const pidFile = await readPostmasterPid(dataDir);
+  if (pidFile === undefined || !(await isProcessAlive(pidFile.pid, 'postgres'))) return undefined;
+  try {
+    process.kill(pidFile.pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+    throw err;
+  }
+  return pidFile.pid;
+}
