@@ -27,6 +27,8 @@ const SPARE_IDS = 2;
 const MAX_OUTSTANDING = 16;
 /** A node that granted a vote at most this many ticks ago counts as "just voted". */
 const VOTE_CRASH_WINDOW = 3;
+/** A removed node keeps running for up to this many steps after its removal commits. */
+const MAX_RETIRE_DELAY_STEPS = 200;
 /** Every this many steps, acked writes and state machines are checked on every live node. */
 const DEEP_CHECK_EVERY = 50;
 
@@ -49,7 +51,8 @@ export class SimCluster implements NodeEnv {
   step = 0;
   private proposalSeq = 0;
   private readSeq = 0;
-  private readonly removals: { node: NodeId; index: number; term: number }[] = [];
+  private readonly removals: { node: NodeId; index: number; term: number; retireAt?: number }[] = [];
+  private retireDelay = true;
   private readonly durability: Durability;
   /** Transport feedback waiting to be given to the senders (after the current action). */
   private readonly feedback: { from: NodeId; incarnation: number; to: NodeId; snapshot: boolean; ok: boolean }[] = [];
@@ -445,23 +448,39 @@ export class SimCluster implements NodeEnv {
     deepCheckNodes(this.checker, this.nodes.values());
   }
 
-  /** A node whose removal is committed is shut down for good (its id is never reused). */
+  /**
+   * A node whose removal is committed keeps running for a random while (as a real one would
+   * until an operator stops it), then is shut down for good; its id is never reused.
+   */
   private retireRemoved(): void {
     for (let k = 0; k < this.removals.length; k++) {
       const removal = this.removals[k]!;
-      const committed = this.checker.committedEntry(removal.index);
-      if (committed === undefined) continue;
+      if (removal.retireAt === undefined) {
+        const committed = this.checker.committedEntry(removal.index);
+        if (committed === undefined) continue;
+        if (committed.term !== removal.term || this.retired.has(removal.node) || !this.nodes.has(removal.node)) {
+          this.removals.splice(k--, 1);
+          continue;
+        }
+        removal.retireAt = this.step + (this.retireDelay ? randomBelow(this.prng, MAX_RETIRE_DELAY_STEPS) : 0);
+        const spare = this.spares.indexOf(removal.node);
+        if (spare >= 0) this.spares.splice(spare, 1);
+        this.spares.push(`n${this.nextId++}`);
+        this.note('conf', removal.node, `removal (${removal.index},t${removal.term}) committed; stops at step ${removal.retireAt}`);
+      }
+      if (this.retireDelay && removal.retireAt > this.step) continue;
       this.removals.splice(k--, 1);
-      if (committed.term !== removal.term || this.retired.has(removal.node)) continue;
-      const node = this.nodes.get(removal.node);
-      if (node === undefined) continue;
+      const node = this.nodes.get(removal.node)!;
       if (node.alive) node.crash();
       this.retired.add(removal.node);
-      const spare = this.spares.indexOf(removal.node);
-      if (spare >= 0) this.spares.splice(spare, 1);
-      this.spares.push(`n${this.nextId++}`);
-      this.note('retire', removal.node, `removal (${removal.index},t${removal.term}) committed`);
+      this.note('retire', removal.node, 'stopped for good');
     }
+  }
+
+  /** From now on removed nodes stop as soon as their removal is committed. */
+  retireRemovedNow(): void {
+    this.retireDelay = false;
+    this.retireRemoved();
   }
 
   /** Final state folded into the digest. */

@@ -26,6 +26,7 @@ export function checkLiveness(cluster: SimCluster, bound = LIVENESS_BOUND_TICKS)
   cluster.net.heal();
   cluster.net.setFaults({ dropRate: 0, duplicateRate: 0 });
   for (const node of cluster.nodes.values()) node.disarmCrash();
+  cluster.retireRemovedNow();
   for (const node of cluster.crashedNodes()) cluster.restart(node);
   cluster.sweep();
 
