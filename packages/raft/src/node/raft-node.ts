@@ -116,7 +116,7 @@ export class RaftNode<R = unknown> {
   private readonly appliedListeners = new Set<(entry: Entry, result: R) => void>();
   private nextReadId = 0;
   /** Read contexts must be unique cluster-wide, also across this process's restarts. */
-  private readonly readNonce = randomInt(0, 2 ** 48).toString(36);
+  private readonly readNonce = randomInt(0, 2 ** 47).toString(36);
   private lastLeader: NodeId = NO_NODE;
   private lastTerm = 0;
 
