@@ -119,14 +119,15 @@ export class Trace {
 
   /**
    * The last `lines` interesting events as text: heartbeat traffic is left out and runs of
-   * ticks are folded into one line.
+   * ticks are folded into one line. Before them come up to `context` earlier notable events
+   * (crashes, restarts, partitions, role and membership changes) from further back in the ring.
    */
-  format(lines = 30): string[] {
-    const out: string[] = [];
+  format(lines = 30, context = 12): string[] {
+    const formatted: { line: string; notable: boolean }[] = [];
     let tickRun: { from: number; to: number; count: number } | null = null;
     const flush = (): void => {
       if (tickRun !== null) {
-        out.push(tickRun.count === 1 ? `t=${tickRun.from} tick` : `t=${tickRun.from}..${tickRun.to} ${tickRun.count} ticks`);
+        formatted.push({ line: tickRun.count === 1 ? `t=${tickRun.from} tick` : `t=${tickRun.from}..${tickRun.to} ${tickRun.count} ticks`, notable: false });
         tickRun = null;
       }
     };
@@ -141,12 +142,20 @@ export class Trace {
       }
       if (e.message !== null && isHeartbeatTraffic(e.message)) continue;
       flush();
-      out.push(formatEvent(e));
+      formatted.push({ line: formatEvent(e), notable: NOTABLE.has(e.kind) });
     }
     flush();
-    return out.slice(-lines);
+    const tail = formatted.slice(-lines).map((f) => f.line);
+    const earlier = formatted
+      .slice(0, Math.max(0, formatted.length - lines))
+      .filter((f) => f.notable)
+      .slice(-context)
+      .map((f) => `(earlier) ${f.line}`);
+    return [...earlier, ...tail];
   }
 }
+
+const NOTABLE: ReadonlySet<TraceKind> = new Set<TraceKind>(['crash', 'crash-armed', 'restart', 'partition', 'heal', 'conf', 'transfer', 'role', 'start', 'retire', 'phase', 'campaign']);
 
 function isHeartbeatTraffic(m: Message): boolean {
   return (m.type === 'heartbeat' || m.type === 'heartbeat-resp') && m.context.length === 0;
