@@ -141,6 +141,14 @@ export type GucValue = string | number | boolean;
 export interface ClusterSettings {
   readonly maxWalSenders: number;
   readonly maxReplicationSlots: number;
+  /**
+   * wal_keep_size: WAL kept in pg_wal beyond what slots and checkpoints need. pg_rewind reads the
+   * old primary's WAL back to the last checkpoint before the divergence; a checkpoint after the
+   * divergence (the shutdown checkpoint of a fast stop, or the end of crash recovery) removes
+   * older segments unless they are kept, and the rewind then fails ("could not find previous WAL
+   * record") and only a re-clone helps.
+   */
+  readonly walKeepSize: string;
   /** Other settings (e.g. shared_buffers, max_connections); keys must not be managed ones. */
   readonly extra: Readonly<Record<string, GucValue>>;
 }
@@ -165,6 +173,7 @@ export function renderClusterConfBlock(s: ClusterSettings): string {
   ] as const) {
     if (!Number.isInteger(n) || n < 2 || n > 1000) throw new PgManagerError('INVALID_ARGUMENT', `${what} must be an integer in [2, 1000]`);
   }
+  if (!/^\d+(kB|MB|GB|TB)?$/.test(s.walKeepSize)) throw new PgManagerError('INVALID_ARGUMENT', `walKeepSize must look like 512MB, got ${JSON.stringify(s.walKeepSize)}`);
   const lines = [
     '',
     '# --- hubha: cluster-wide HA settings (written by initPrimary, copied to standbys by pg_basebackup/pg_rewind) ---',
@@ -174,6 +183,8 @@ export function renderClusterConfBlock(s: ClusterSettings): string {
     'hot_standby = on',
     '# pg_rewind needs wal_log_hints or data checksums; we have both (initdb --data-checksums).',
     'wal_log_hints = on',
+    '# pg_rewind needs the old primary\'s WAL back to the last common checkpoint',
+    `wal_keep_size = ${quoteGucValue(s.walKeepSize)}`,
     "password_encryption = 'scram-sha-256'",
     '# only the OS user (and root) may use the unix socket, where the superuser is trusted',
     'unix_socket_permissions = 0700',

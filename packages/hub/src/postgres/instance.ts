@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { PgBinaries } from './binaries.js';
+import { tailOf } from './bounded-output.js';
 import { PgCommandRunner } from './command.js';
 import {
   DEFAULT_RUNTIME_SETTINGS,
@@ -25,6 +26,8 @@ import {
   logTail,
   pgCtlStart,
   pgCtlStop,
+  removeStalePidFile,
+  removeStaleSocketLock,
   serverStatus,
   signalPostmaster,
   singleUserCrashRecovery,
@@ -124,6 +127,8 @@ export interface InitPrimaryOptions {
   readonly clientCidrs?: readonly string[];
   readonly maxWalSenders?: number;
   readonly maxReplicationSlots?: number;
+  /** wal_keep_size, default '512MB': the old primary's WAL pg_rewind needs (see ClusterSettings.walKeepSize). */
+  readonly walKeepSize?: string;
   /** Extra postgresql.conf settings (shared_buffers, max_connections, ...). */
   readonly settings?: Readonly<Record<string, GucValue>>;
   /** initdb --locale; default 'C.UTF-8'. */
@@ -285,6 +290,13 @@ export class PostgresInstance {
     await ensureFile(this.logFile, 0o600, this.osUser);
   }
 
+  async #removeStalePidFile(): Promise<void> {
+    const stale = await removeStalePidFile(this.dataDir);
+    if (stale !== undefined) this.#log.warn({ pid: stale }, 'removed the postmaster.pid of a dead postmaster');
+    const staleSock = await removeStaleSocketLock(this.socketDir, this.port);
+    if (staleSock !== undefined) this.#log.warn({ pid: staleSock }, 'removed the socket lock file of a dead postmaster');
+  }
+
   async #setStandbySignal(): Promise<void> {
     const p = join(this.dataDir, 'standby.signal');
     await writeFile(p, '', { mode: 0o600 });
@@ -335,6 +347,7 @@ export class PostgresInstance {
       const block = renderClusterConfBlock({
         maxWalSenders: options.maxWalSenders ?? 10,
         maxReplicationSlots: options.maxReplicationSlots ?? 10,
+        walKeepSize: options.walKeepSize ?? '512MB',
         extra: options.settings ?? {},
       });
       if ((await dirState(this.dataDir)) === 'non-empty') {
@@ -390,6 +403,7 @@ export class PostgresInstance {
     if (orphans.length > 0) {
       throw new PgManagerError('START_FAILED', `orphaned postgres processes ${orphans.join(', ')} of a crashed postmaster still run in ${this.dataDir}`);
     }
+    await this.#removeStalePidFile();
     await pgCtlStart(this.#ctx, Math.max(1000, deadline - Date.now()));
     await this.#waitReady(deadline);
     const durationMs = Date.now() - t0;
@@ -607,6 +621,7 @@ export class PostgresInstance {
         throw new PgManagerError('INSTANCE_RUNNING', `orphaned postgres processes ${orphans.join(', ')} still run in ${this.dataDir}`);
       }
 
+      await this.#removeStalePidFile();
       let control = await this.controlData();
       let crashRecovered = false;
       let crashRecoveryMs = 0;
@@ -662,6 +677,7 @@ export class PostgresInstance {
               `--target-pgdata=${this.dataDir}`,
               `--source-server=${toolConninfo(source, `hubha-rewind-${this.nodeName}`, this.pgpassFile)}`,
               '--no-ensure-shutdown',
+              '--progress',
             ],
             env: { PGPASSFILE: this.pgpassFile },
             timeoutMs: this.timeouts.rewindMs,
@@ -672,6 +688,7 @@ export class PostgresInstance {
             cause: err,
           });
         }
+        this.#log.info({ output: tailOf(out, 4000) }, 'pg_rewind output');
         const verdict = parseRewindOutput(out);
         rewind = verdict.rewound ? 'rewound' : 'no-rewind-required';
         divergedAt = verdict.divergedAt;

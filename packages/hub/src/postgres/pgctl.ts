@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PgBinaries } from './binaries.js';
 import { tailOf } from './bounded-output.js';
 import type { PgCommandRunner } from './command.js';
@@ -165,4 +166,39 @@ export async function signalPostmaster(dataDir: string, signal: NodeJS.Signals):
     throw err;
   }
   return pidFile.pid;
+}
+
+/**
+ * Removes a postmaster.pid left by a crashed postmaster when its PID is no live postgres process
+ * and nothing runs in the data directory. PostgreSQL removes a stale lock itself when the PID is
+ * gone, but not when the PID is a zombie (an init that does not reap orphans) or was recycled by
+ * another process of the same user: both would refuse every start. Returns the stale PID, if any.
+ */
+export async function removeStalePidFile(dataDir: string): Promise<number | undefined> {
+  const pidFile = await readPostmasterPid(dataDir);
+  if (pidFile === undefined) return undefined;
+  if (await isProcessAlive(pidFile.pid, 'postgres')) return undefined;
+  if ((await postgresProcessesIn(dataDir)).length > 0) return undefined;
+  await rm(join(dataDir, 'postmaster.pid'), { force: true });
+  return pidFile.pid;
+}
+
+/**
+ * Removes the unix socket's lock file (`.s.PGSQL.<port>.lock`) when the PID in it is no live
+ * postgres process — the same zombie/recycled-PID trap as postmaster.pid, for the socket.
+ */
+export async function removeStaleSocketLock(socketDir: string, port: number): Promise<number | undefined> {
+  const path = join(socketDir, `.s.PGSQL.${port}.lock`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const first = text.split('\n')[0]?.trim() ?? '';
+  if (!/^-?\d{1,10}$/.test(first)) return undefined;
+  const pid = Math.abs(Number(first));
+  if (pid <= 1 || (await isProcessAlive(pid, 'postgres'))) return undefined;
+  await rm(path, { force: true });
+  return pid;
 }
