@@ -13,9 +13,11 @@ import { sameBytes } from './invariants.js';
  * that; a pending leadership transfer holds proposals for up to one timeout; and the new entry
  * commits only after the backlog before it (≤ 16 outstanding client entries, see the cluster's
  * backpressure) has been replicated — slowly in the harshest profiles (1-entry messages, one
- * in flight, reordering links). Measured over seeds 1..2000 × 2000 steps: median 10, p99 ~55,
- * max 143 ticks; over 500 seeds × 10000 steps: max 79. 300 ticks (30 election timeouts, about
- * 2× the worst case seen) leaves margin for unlucky seeds while still catching a cluster that
+ * in flight, reordering links) — or after a run of split elections in the seeds without PreVote,
+ * where a candidate with a stale log keeps raising the term. Measured: seeds 1..2000 × 2000
+ * steps: median 10-11, p99 ~57, max 85-143 (depending on the core revision); 4000 seeds × 4000
+ * steps: max 195; 3000 seeds × 6000 steps: max 156. 300 ticks (30 election timeouts, 1.5-2× the
+ * worst case seen) leaves margin for unlucky seeds while still catching a cluster that
  * cannot make progress.
  */
 export const LIVENESS_BOUND_TICKS = 300;
