@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadNodeConfig } from '@hubha/coord';
+import { CoordClientError } from '@hubha/coord';
 import { runNode } from './commands/run.js';
+import { UsageError } from './commands/endpoints.js';
+import { registerKvCommands } from './commands/kv.js';
+import { registerMemberCommands } from './commands/members.js';
 
 /** Exit codes scripts can rely on: 0 ok, 1 degraded / operation refused, 2 failed or usage. */
 export const EXIT_OK = 0;
@@ -31,14 +35,22 @@ program
     process.stdout.write(`${file}: ok (cluster ${config.cluster.id}, node ${config.node.name}, ${config.cluster.members.length} members)\n`);
   });
 
+registerMemberCommands(program);
+registerKvCommands(program);
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT_OK : EXIT_FAILED);
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(EXIT_FAILED);
+    }
+    if (err instanceof CoordClientError) {
+      // The cluster answered "no" (e.g. conf-change-pending): a refusal, not a crash.
+      process.stderr.write(`hubha: refused: ${err.code}: ${err.message}\n`);
+      process.exit(err.code === 'unavailable' || err.code === 'timeout' ? EXIT_FAILED : EXIT_REFUSED);
     }
     process.stderr.write(`hubha: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(EXIT_FAILED);
