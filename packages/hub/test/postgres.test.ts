@@ -416,11 +416,16 @@ describe('PostgresInstance with real PostgreSQL 15', () => {
     expect(asStandby(await node2.observe())).toMatchObject({ timeline: 5, slots: [] });
   });
 
-  it('fence stops the server (fast), and is a no-op when stopped', async () => {
+  it('fence stops the server (fast), is a no-op when stopped, and beats an earlier-requested start', async () => {
     const tf = Date.now();
     expect((await node2.fence()).method).toBe('fast');
     timings['fence'] = Date.now() - tf;
     expect((await node2.fence()).method).toBe('not-running');
+    expect(await node2.isRunning()).toBe(false);
+    // A start requested before a fence does not bring the server back after it.
+    const starting = node2.start();
+    await node2.fence();
+    await expect(starting).rejects.toMatchObject({ code: 'FENCED' });
     expect(await node2.isRunning()).toBe(false);
     expect(await node2.observe()).toMatchObject({ up: false, running: false, control: { clusterState: 'shut down in recovery' } });
   });

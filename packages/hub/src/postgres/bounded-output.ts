@@ -41,9 +41,11 @@ export class BoundedOutput {
   }
 
   text(): string {
-    const head = Buffer.concat(this.#head).toString('utf8');
+    const headBuf = Buffer.concat(this.#head);
+    // Decode untruncated output in one piece: the head/tail boundary may split a UTF-8 sequence.
+    if (!this.truncated) return Buffer.concat([headBuf, this.#tail]).toString('utf8');
+    const head = headBuf.toString('utf8');
     const tail = this.#tail.toString('utf8');
-    if (!this.truncated) return head + tail;
     const dropped = this.#total - this.#headLen - this.#tail.length;
     return `${head}\n[... ${dropped} bytes dropped ...]\n${tail}`;
   }

@@ -24,6 +24,7 @@ export type PgErrorCode =
   | 'START_FAILED'
   | 'START_TIMEOUT'
   | 'STOP_TIMEOUT'
+  | 'FENCED'
   | 'CONTROLDATA_INVALID'
   | 'CRASH_RECOVERY_FAILED'
   // SQL

@@ -176,6 +176,8 @@ export class PostgresInstance {
   readonly #runner: PgCommandRunner;
   #runtime: RuntimeSettings | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Bumped by every fence(): a start requested before a fence must not run (or survive) after it. */
+  #fenceGeneration = 0;
 
   constructor(options: PostgresInstanceOptions) {
     this.nodeName = validateNodeName(options.nodeName);
@@ -332,6 +334,7 @@ export class PostgresInstance {
    * replication role with the grants pg_rewind needs. Leaves the server running.
    */
   initPrimary(options: InitPrimaryOptions): Promise<{ systemIdentifier: bigint; initdbMs: number; durationMs: number }> {
+    const generation = this.#fenceGeneration;
     return this.#exclusive('initPrimary', async () => {
       const t0 = Date.now();
       const replicationUser = validateRoleName('replicationUser', options.replicationUser);
@@ -373,7 +376,7 @@ export class PostgresInstance {
       await writeFileAtomic(join(this.dataDir, 'pg_hba.conf'), hba, 0o600, this.osUser);
       await this.#writeManagedConf({ ...DEFAULT_RUNTIME_SETTINGS });
       await this.#writePgpass(replicationUser, password);
-      await this.#startUnlocked();
+      await this.#startUnlocked(generation);
       await this.withSql((s) => ensureReplicationRole(s, replicationUser, password));
       const control = await this.controlData();
       if (control.dataChecksumVersion === 0) throw new PgManagerError('UNEXPECTED_RESULT', 'initdb left data checksums off');
@@ -388,11 +391,19 @@ export class PostgresInstance {
    * it accepts connections. Already running → checks it answers and returns.
    */
   start(options: { timeoutMs?: number } = {}): Promise<{ alreadyRunning: boolean; durationMs: number }> {
-    return this.#exclusive('start', () => this.#startUnlocked(options.timeoutMs));
+    const generation = this.#fenceGeneration;
+    return this.#exclusive('start', () => this.#startUnlocked(generation, options.timeoutMs));
   }
 
-  async #startUnlocked(timeoutMs = this.timeouts.startMs): Promise<{ alreadyRunning: boolean; durationMs: number }> {
+  #assertNotFencedSince(generation: number, op: string): void {
+    if (generation !== this.#fenceGeneration) {
+      throw new PgManagerError('FENCED', `${op}: the instance was fenced after this operation was requested; not starting PostgreSQL`);
+    }
+  }
+
+  async #startUnlocked(generation: number, timeoutMs = this.timeouts.startMs): Promise<{ alreadyRunning: boolean; durationMs: number }> {
     const t0 = Date.now();
+    this.#assertNotFencedSince(generation, 'start');
     const deadline = t0 + timeoutMs;
     if ((await serverStatus(this.#ctx)).running) {
       await this.#waitReady(deadline);
@@ -404,7 +415,13 @@ export class PostgresInstance {
       throw new PgManagerError('START_FAILED', `orphaned postgres processes ${orphans.join(', ')} of a crashed postmaster still run in ${this.dataDir}`);
     }
     await this.#removeStalePidFile();
+    this.#assertNotFencedSince(generation, 'start');
     await pgCtlStart(this.#ctx, Math.max(1000, deadline - Date.now()));
+    if (generation !== this.#fenceGeneration) {
+      // A fence ran while pg_ctl was starting (it may have found nothing to stop yet): undo.
+      await pgCtlStop(this.#ctx, 'fast', this.timeouts.fenceFastMs).catch(() => pgCtlStop(this.#ctx, 'immediate', 10_000));
+      this.#assertNotFencedSince(generation, 'start');
+    }
     await this.#waitReady(deadline);
     const durationMs = Date.now() - t0;
     this.#log.info({ durationMs }, 'postgres started');
@@ -444,10 +461,13 @@ export class PostgresInstance {
    * accepts no writes. Fast shutdown first (clients are disconnected, a shutdown checkpoint is
    * written); if it does not finish within `fastTimeoutMs`, immediate (SIGQUIT, crash recovery
    * at next start); if even that hangs, SIGKILL of the postmaster. Never queued behind other
-   * operations on this instance.
+   * operations on this instance, and a start (or initPrimary/followAsStandby) requested before
+   * the fence fails with FENCED instead of bringing the server back; call start() again after
+   * the fence to start deliberately.
    */
   async fence(options: { fastTimeoutMs?: number; immediateTimeoutMs?: number } = {}): Promise<{ method: FenceMethod; durationMs: number }> {
     const t0 = Date.now();
+    this.#fenceGeneration++;
     const done = (method: FenceMethod): { method: FenceMethod; durationMs: number } => {
       const durationMs = Date.now() - t0;
       this.#log.warn({ method, durationMs }, 'postgres fenced');
@@ -609,6 +629,7 @@ export class PostgresInstance {
     source: ReplicationSource,
     options: { dropStaleSlots?: boolean; keepSlots?: readonly string[]; startTimeoutMs?: number } = {},
   ): Promise<FollowResult> {
+    const generation = this.#fenceGeneration;
     return this.#exclusive('followAsStandby', async () => {
       const t0 = Date.now();
       validateSource(source);
@@ -702,7 +723,7 @@ export class PostgresInstance {
         primaryConninfo: primaryConninfo(source, this.nodeName, this.pgpassFile),
         primarySlotName: source.slot,
       });
-      await this.#startUnlocked(options.startTimeoutMs);
+      await this.#startUnlocked(generation, options.startTimeoutMs);
 
       const dropped: string[] = [];
       if (options.dropStaleSlots !== false) {
