@@ -267,19 +267,22 @@ export class LeaseKeeper {
 
   /**
    * Stops keeping the lease, without releasing it on the server (it expires there after its
-   * TTL). If held, 'lost' ('stopped') is emitted at once. Idempotent; resolves when the request in
-   * flight, if any, has finished.
+   * TTL). If held, 'lost' ('stopped') is emitted at once. Idempotent. The answer to a request in
+   * flight, if any, is ignored (whenStopped() resolves once it has come).
    */
   stop(): Promise<void> {
     this.halt('stopped');
-    return this.loopDone;
+    return Promise.resolve();
   }
 
   close(): Promise<void> {
     return this.stop();
   }
 
-  /** Resolves once the keeper has stopped (stop(), release(), or its session / client closed). */
+  /**
+   * Resolves once the keeper's loop has ended: after stop(), release() or its session / client
+   * closing, when the request that was in flight (if any) has finished.
+   */
   whenStopped(): Promise<void> {
     return this.loopDone;
   }
