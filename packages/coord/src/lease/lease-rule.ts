@@ -37,7 +37,9 @@
  * acknowledged writes with synchronous replication and fencing epochs carried by every write
  * (see the hub sidecar), and offers the Linux watchdog.
  *
- * The test that checks the rule end to end is packages/coord/test/lease-safety.test.ts.
+ * The tests that check it: packages/coord/test/lease-expiry-timer.test.ts (the arithmetic, with
+ * opposite clock drift) and test/cluster/lease-safety.test.ts (end to end: holders in their own
+ * processes, one frozen, the Raft leader killed; no overlap on the shared monotonic clock).
  */
 
 /** Assumed bound on the relative rate difference of two nodes' monotonic clocks (1%). */
