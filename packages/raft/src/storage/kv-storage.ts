@@ -240,7 +240,11 @@ export class KvRaftStorage implements RaftStorage {
       const dels: KvOp[] = [];
       for (let i = Math.max(m.cleared, newLast) + 1; i <= lastIndex(m); i++) dels.push({ type: 'del', key: entryKey(i) });
 
-      await this.write([...dels, ...ops]);
+      // Raft needs term, vote and entries durable before it replies; the commit index alone
+      // may be lost (a restarted node learns it again from the leader), so a batch that only
+      // moves the commit index skips the fsync — that is one fsync saved per committed write.
+      const onlyCommitMoved = batch.snapshot === null && entries.length === 0 && dels.length === 0 && hardState.term === old.term && hardState.vote === old.vote;
+      await this.write([...dels, ...ops], { sync: !onlyCommitMoved });
 
       if (batch.snapshot !== null) {
         m.snapIndex = snapIndex;
@@ -328,9 +332,9 @@ export class KvRaftStorage implements RaftStorage {
     return result;
   }
 
-  private async write(ops: readonly KvOp[]): Promise<void> {
+  private async write(ops: readonly KvOp[], options: { readonly sync?: boolean } = {}): Promise<void> {
     try {
-      await this.kv.write(ops);
+      await this.kv.write(ops, options);
     } catch (err: unknown) {
       this.failure = new StorageError(
         'STORAGE_IO',

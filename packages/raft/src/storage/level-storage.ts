@@ -68,9 +68,9 @@ class LevelKv implements KvStore {
     }
   }
 
-  async write(ops: readonly KvOp[]): Promise<void> {
+  async write(ops: readonly KvOp[], options: { readonly sync?: boolean } = {}): Promise<void> {
     try {
-      await this.db.batch(ops.map((op) => (op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key })), { sync: true });
+      await this.db.batch(ops.map((op) => (op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key })), { sync: options.sync ?? true });
     } catch (err: unknown) {
       throw levelError(this.path, 'write', err);
     }
