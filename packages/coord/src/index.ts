@@ -5,3 +5,4 @@ export * from './lease/lease-expiry-timer.js';
 export * from './rpc/definitions.js';
 export * from './server/index.js';
 export * from './client/index.js';
+export * from './records/records.js';

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+/**
+ * The records hubha keeps in the coordination store, and their keys. Every reader validates what
+ * it reads with these schemas: a record written by another version or damaged is reported, never
+ * trusted blindly.
+ */
+
+export const KEY_PREFIX = 'hubha/';
+/** The name of the lease whose holder is the active hub. */
+export const ACTIVE_HUB_LEASE = 'active-hub';
+/** Published by the active hub after promotion, attached to the lease at its epoch. */
+export const ACTIVE_HUB_KEY = 'hubha/active-hub';
+export const REPORT_PREFIX = 'hubha/reports/';
+export const SYNC_STANDBY_KEY = 'hubha/sync-standby';
+export const HISTORY_PREFIX = 'hubha/history/';
+export const PAUSED_KEY = 'hubha/paused';
+
+export const reportKey = (hub: string): string => `${REPORT_PREFIX}${hub}`;
+/** History keys sort by epoch (zero-padded) so a range read is the timeline. */
+export const historyKey = (epoch: number): string => `${HISTORY_PREFIX}${String(epoch).padStart(12, '0')}`;
+
+const isoTime = z.string().datetime({ offset: true });
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/);
+const lsn = z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i);
+
+/** Where clients find the writable PostgreSQL. */
+export const activeHubSchema = z.strictObject({
+  name: z.string().min(1),
+  /** PostgreSQL's "host:port" on the active hub. */
+  address: hostPort,
+  /** The virtual IP (address/prefix), when one is configured. */
+  vip: z.string().nullable(),
+  /** The fencing epoch of the lease under which it was promoted. */
+  epoch: z.number().int().positive(),
+  /** When it became active (wall clock of the promoting hub). */
+  since: isoTime,
+});
+export type ActiveHub = z.infer<typeof activeHubSchema>;
+
+export const standbyReplicationSchema = z.strictObject({
+  name: z.string(),
+  state: z.string(),
+  syncState: z.string(),
+  flushLsn: lsn.nullable(),
+  replayLsn: lsn.nullable(),
+  lagBytes: z.number().int().nonnegative().nullable(),
+  replayLagMs: z.number().nonnegative().nullable(),
+});
+
+/** What each hub reports about itself every loop (the failover decision reads these). */
+export const hubReportSchema = z.strictObject({
+  name: z.string().min(1),
+  at: isoTime,
+  /** The report loop's sequence number (a stuck loop shows as an old `at`). */
+  seq: z.number().int().nonnegative(),
+  role: z.enum(['primary', 'standby', 'stopped', 'unknown']),
+  /** The epoch of the lease this hub acts under (primary), else null. */
+  epoch: z.number().int().positive().nullable(),
+  postgres: z.strictObject({
+    up: z.boolean(),
+    inRecovery: z.boolean().nullable(),
+    timeline: z.number().int().positive().nullable(),
+    systemId: z.string().nullable(),
+    /** Primary: pg_current_wal_lsn; standby: last received. */
+    lsn: lsn.nullable(),
+    replayLsn: lsn.nullable(),
+    /** Standby: streaming from the primary right now. */
+    streaming: z.boolean(),
+    address: hostPort,
+  }),
+  /** Primary: its standbys as pg_stat_replication shows them. */
+  standbys: z.array(standbyReplicationSchema),
+  tags: z.strictObject({ nofailover: z.boolean(), priority: z.number().int() }),
+  /** Whether the VIP is on this host, as the hub last saw it. */
+  vipHeld: z.boolean().nullable(),
+  /** The last hook run, if it failed. */
+  lastHookFailure: z.string().nullable(),
+});
+export type HubReport = z.infer<typeof hubReportSchema>;
+
+/**
+ * Which standby is synchronous. The primary writes this BEFORE weakening replication (dropping a
+ * standby from synchronous_standby_names) and AFTER strengthening it, so a standby named here is
+ * always one that had every acknowledged commit — the only one promotable without an operator.
+ */
+export const syncStandbySchema = z.strictObject({
+  primary: z.string().min(1),
+  /** null: replication is asynchronous right now (no standby may take over automatically unless within lag). */
+  standby: z.string().min(1).nullable(),
+  epoch: z.number().int().positive(),
+  at: isoTime,
+});
+export type SyncStandby = z.infer<typeof syncStandbySchema>;
+
+export const historyEntrySchema = z.strictObject({
+  epoch: z.number().int().positive(),
+  at: isoTime,
+  kind: z.enum(['bootstrap', 'failover', 'switchover', 'manual-failover']),
+  from: z.string().nullable(),
+  to: z.string().min(1),
+  reason: z.string(),
+  /** Upper bound of data that may have been lost (bytes), 0 in synchronous mode. */
+  dataLossBytes: z.number().int().nonnegative().nullable(),
+});
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+export const pausedSchema = z.strictObject({ paused: z.boolean(), by: z.string(), at: isoTime, reason: z.string() });
+export type Paused = z.infer<typeof pausedSchema>;
+
+export type RecordParse<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
+
+/** Parses a stored record; a bad one is an error value naming the key and the problem. */
+export function parseRecord<T>(schema: z.ZodType<T>, key: string, bytes: Uint8Array): RecordParse<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    return { ok: false, error: `${key}: not JSON (${err instanceof Error ? err.message : String(err)})` };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) return { ok: false, error: `${key}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`).join('; ')}` };
+  return { ok: true, value: parsed.data };
+}
+
+export function encodeRecord<T>(value: T): Uint8Array {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
