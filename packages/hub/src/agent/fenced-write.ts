@@ -1,0 +1,29 @@
+import type { CoordSession } from '@hubha/coord';
+import { ACTIVE_HUB_LEASE } from '@hubha/coord';
+
+/** A key attached to the active-hub lease; a Txn that puts it succeeds only while the lease is held at the epoch. */
+const FENCE_KEY = 'hubha/fence';
+
+/**
+ * Writes `key` only if the active-hub lease is still held at `epoch`, atomically: the Txn also
+ * puts a marker attached to the lease at that epoch, which the store refuses once the lease has
+ * expired or moved on. The written key itself is not attached, so it outlives the lease (the
+ * next holder must be able to read who was synchronous). Returns false when fenced off.
+ */
+export async function fencedPut(session: CoordSession, epoch: number, key: string, value: Uint8Array): Promise<boolean> {
+  try {
+    const res = await session.txn({
+      compare: [],
+      success: [
+        { type: 'put', key: FENCE_KEY, value: Buffer.from(String(epoch)), lease: { name: ACTIVE_HUB_LEASE, epoch } },
+        { type: 'put', key, value },
+      ],
+      failure: [],
+    });
+    return res.succeeded;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'lease-epoch-mismatch' || code === 'lease-not-held') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,583 @@
+import { readdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { ActiveHub, CoordClient, CoordSession, HistoryEntry, HubReport, LeaseKeeper, SyncStandby } from '@hubha/coord';
+import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, SYNC_STANDBY_KEY, encodeRecord, historyKey, reportKey } from '@hubha/coord';
+import type { PostgresInstance } from '../postgres/instance.js';
+import type { PgSnapshot } from '../postgres/observe.js';
+import { formatLsn } from '../postgres/lsn.js';
+import { evaluateEligibility } from './eligibility.js';
+import type { Eligibility } from './eligibility.js';
+import { fencedPut } from './fenced-write.js';
+import { HookRunner } from './hooks.js';
+import type { HubSettings } from './settings.js';
+import { slotName } from './settings.js';
+import { readStoreView } from './store-view.js';
+import type { StoreView } from './store-view.js';
+
+/** The agent's own role, as it acts (PostgreSQL's state is observed separately). */
+export type AgentRole = 'starting' | 'standby' | 'promoting' | 'primary' | 'demoting' | 'fenced';
+
+/** Controls the virtual IP (the VIP package's manager, or nothing when no VIP is configured). */
+export interface VipControl {
+  /** Makes the address present (true) or absent (false); idempotent; errors are reported in the result. */
+  reconcile(desired: boolean): Promise<{ held: boolean; error: string | null }>;
+  /** Removes the address now, before anything else (the demotion path). */
+  release(): Promise<void>;
+}
+
+/** The local Raft member, to keep Raft leadership off the active hub. */
+export interface RaftPlacement {
+  isLeader(): boolean;
+  /** Hands leadership to another healthy voter (the witness or the standby). */
+  transferAway(): Promise<boolean>;
+}
+
+export interface HubAgentOptions {
+  readonly settings: HubSettings;
+  readonly client: CoordClient;
+  readonly postgres: PostgresInstance;
+  readonly vip: VipControl | null;
+  readonly raft: RaftPlacement | null;
+  readonly logger: Logger;
+  /** Writes the active-hub record for local consumers (atomic file), when configured. */
+  readonly publishLocal?: (record: ActiveHub | null) => Promise<void>;
+}
+
+export interface AgentStatus {
+  readonly role: AgentRole;
+  readonly epoch: number | null;
+  readonly eligibility: Eligibility | null;
+  readonly lastError: string | null;
+  readonly vipHeld: boolean | null;
+}
+
+/** Time for a store read in the loop; a slower answer counts as "store not readable". */
+const STORE_READ_TIMEOUT_MS = 1500;
+/** Raft leadership is moved off the active hub at most this often. */
+const LEADERSHIP_MOVE_INTERVAL_MS = 3000;
+/** A standby streaming from the wrong primary for this many loops is re-pointed. */
+const WRONG_SOURCE_LOOPS = 3;
+
+/**
+ * The failover loop of one hub, on the store's `active-hub` lease. A standby takes the lease only
+ * when it is free and the standby is eligible, then promotes PostgreSQL, claims the VIP and
+ * publishes the active-hub record; the active hub renews the lease and fences itself (VIP first,
+ * then PostgreSQL) before its own lease validity ends. Every store write that must not outlive the
+ * lease is fenced by its epoch.
+ */
+export class HubAgent {
+  private readonly settings: HubSettings;
+  private readonly session: CoordSession;
+  private readonly pg: PostgresInstance;
+  private readonly logger: Logger;
+  private readonly hooks: HookRunner;
+  private role: AgentRole = 'starting';
+  private epoch: number | null = null;
+  private keeper: LeaseKeeper | null = null;
+  private fenceTimer: NodeJS.Timeout | null = null;
+  private loopTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private ticking = false;
+  private demoting: Promise<void> | null = null;
+  private lastReportAt = 0;
+  private reportSeq = 0;
+  private lastLeadershipMove = 0;
+  private wrongSourceLoops = 0;
+  private notStreamingSince: number | null = null;
+  private lastEligibility: Eligibility | null = null;
+  private lastError: string | null = null;
+  private vipHeld: boolean | null = null;
+  private lastSnapshot: PgSnapshot | null = null;
+  private readonly roleListeners = new Set<(role: AgentRole, epoch: number | null) => void>();
+
+  constructor(private readonly options: HubAgentOptions) {
+    this.settings = options.settings;
+    this.session = options.client.session(`hub-${options.settings.name}`);
+    this.pg = options.postgres;
+    this.logger = options.logger.child({ component: 'hub-agent' });
+    this.hooks = new HookRunner(this.settings.name, this.settings.hooks.timeoutMs, this.logger);
+  }
+
+  status(): AgentStatus {
+    return { role: this.role, epoch: this.epoch, eligibility: this.lastEligibility, lastError: this.lastError, vipHeld: this.vipHeld };
+  }
+
+  /** The last PostgreSQL observation (for the health endpoints). */
+  postgresSnapshot(): PgSnapshot | null {
+    return this.lastSnapshot;
+  }
+
+  onRoleChange(listener: (role: AgentRole, epoch: number | null) => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.loopTimer !== null) clearTimeout(this.loopTimer);
+    this.clearFenceTimer();
+    // A planned stop of the sidecar: fence first (the lease then expires, or is released).
+    if (this.role === 'primary' || this.role === 'promoting') await this.demote('sidecar stopping', true);
+    await this.keeper?.close();
+    await this.hooks.drain();
+  }
+
+  // ---------------------------------------------------------------- loop
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.loopTimer = setTimeout(() => void this.tick(), delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
+    try {
+      const snapshot = await this.pg.observe();
+      this.lastSnapshot = snapshot;
+      const view = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
+      if (this.role === 'primary') await this.tickPrimary(snapshot, view);
+      else if (this.role !== 'demoting' && this.role !== 'promoting') await this.tickNotPrimary(snapshot, view);
+      if (view !== null) await this.maybeReport(snapshot);
+      this.lastError = null;
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.logger.warn({ node: this.settings.name, epoch: this.epoch, err: this.lastError }, 'agent loop step failed');
+    } finally {
+      this.ticking = false;
+      this.schedule(this.settings.timings.loopIntervalMs);
+    }
+  }
+
+  // ---------------------------------------------------------------- the active hub
+
+  private async tickPrimary(snapshot: PgSnapshot, view: StoreView | null): Promise<void> {
+    const epoch = this.epoch!;
+    if (this.keeper === null || !this.keeper.isHeld()) {
+      await this.demote('lease no longer held');
+      return;
+    }
+    if (!snapshot.up || snapshot.inRecovery) {
+      // PostgreSQL died under the active hub: try one restart; if it does not come back, give
+      // the lease up so the standby can take over.
+      this.logger.warn({ node: this.settings.name, epoch, up: snapshot.up }, 'PostgreSQL is not a running primary on the active hub');
+      const restarted = await this.pg.start().then(
+        () => true,
+        () => false,
+      );
+      if (!restarted || (await this.pg.observe()).up === false) await this.demote('PostgreSQL failed on the active hub', true);
+      return;
+    }
+    await this.manageSynchronous(snapshot, view, epoch);
+    this.vipHeld = (await this.options.vip?.reconcile(true))?.held ?? null;
+    if (view !== null && view.active?.epoch !== epoch) await this.publish(epoch);
+    await this.ensureSlots();
+    await this.keepRaftLeadershipAway();
+  }
+
+  /**
+   * Synchronous mode: strengthen first, then record; record first, then weaken. The record names
+   * the only standby that may be promoted without an operator.
+   */
+  private async manageSynchronous(snapshot: Extract<PgSnapshot, { inRecovery: false }>, view: StoreView | null, epoch: number): Promise<void> {
+    if (this.settings.synchronous === 'off' || view === null) return;
+    const others = this.settings.hubs.filter((h) => h !== this.settings.name);
+    const streaming = snapshot.standbys.find((s) => others.includes(s.applicationName) && s.state === 'streaming');
+    const recorded = view.sync?.primary === this.settings.name && view.sync.epoch === epoch ? view.sync.standby : undefined;
+    if (streaming !== undefined) {
+      this.notStreamingSince = null;
+      if (!snapshot.synchronousStandbyNames.includes(`"${streaming.applicationName}"`) && !snapshot.synchronousStandbyNames.includes(streaming.applicationName)) {
+        await this.pg.setSynchronousStandbys([streaming.applicationName], { strict: this.settings.synchronous === 'strict' });
+        return; // record once PostgreSQL reports it as sync
+      }
+      if (streaming.syncState === 'sync' && recorded !== streaming.applicationName) {
+        await this.writeSyncRecord(epoch, streaming.applicationName);
+      }
+      return;
+    }
+    const now = performance.now();
+    this.notStreamingSince ??= now;
+    if (this.settings.synchronous === 'strict') return; // strict: commits wait; never weaken
+    if (now - this.notStreamingSince < this.settings.timings.syncDropAfterMs) return;
+    if (recorded !== null) {
+      // Record before weakening: if this write fails, we do not drop to asynchronous.
+      if (!(await this.writeSyncRecord(epoch, null))) return;
+    }
+    if (snapshot.synchronousStandbyNames !== '') {
+      this.logger.warn({ node: this.settings.name, epoch }, 'no synchronous standby streaming: recorded, now replicating asynchronously');
+      await this.pg.setSynchronousStandbys([], { strict: false });
+    }
+  }
+
+  private async writeSyncRecord(epoch: number, standby: string | null): Promise<boolean> {
+    const record: SyncStandby = { primary: this.settings.name, standby, epoch, at: new Date().toISOString() };
+    const ok = await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record)).catch(() => false);
+    if (ok) this.logger.info({ node: this.settings.name, epoch, standby }, 'synchronous standby recorded');
+    return ok;
+  }
+
+  private async publish(epoch: number): Promise<void> {
+    const record: ActiveHub = {
+      name: this.settings.name,
+      address: `${this.settings.postgres.advertiseHost}:${this.settings.postgres.port}`,
+      vip: this.settings.vip?.address ?? null,
+      epoch,
+      since: new Date().toISOString(),
+    };
+    await this.session.put(ACTIVE_HUB_KEY, encodeRecord(record), { lease: { name: ACTIVE_HUB_LEASE, epoch } });
+    await this.options.publishLocal?.(record).catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not write the local active-hub file'));
+    this.logger.info({ node: this.settings.name, epoch, address: record.address }, 'active-hub address published');
+  }
+
+  private async ensureSlots(): Promise<void> {
+    for (const hub of this.settings.hubs) if (hub !== this.settings.name) await this.pg.createSlot(slotName(hub));
+  }
+
+  private async keepRaftLeadershipAway(): Promise<void> {
+    const raft = this.options.raft;
+    if (raft === null || !raft.isLeader()) return;
+    const now = performance.now();
+    if (now - this.lastLeadershipMove < LEADERSHIP_MOVE_INTERVAL_MS) return;
+    this.lastLeadershipMove = now;
+    // Losing the active hub must not also cost an election (whose new leader restarts the TTL).
+    const moved = await raft.transferAway().catch(() => false);
+    this.logger.info({ node: this.settings.name, epoch: this.epoch, moved }, 'moving Raft leadership off the active hub');
+  }
+
+  // ---------------------------------------------------------------- standby / not primary
+
+  private async tickNotPrimary(snapshot: PgSnapshot, view: StoreView | null): Promise<void> {
+    if (view === null) return;
+    const me = this.settings.name;
+    const active = view.active !== null && view.active.name !== me ? view.active : null;
+    if (!(await this.hasData())) {
+      if (active !== null) await this.cloneFrom(active);
+      else if (view.lastPromotion === null && view.lease === null && view.paused === null) await this.tryBootstrap();
+      return;
+    }
+    if (snapshot.up && !snapshot.inRecovery) {
+      // A writable PostgreSQL on a hub that is not the active one: fence it now.
+      if (view.lease?.holder === me) {
+        // Our own sidecar restarted within the TTL: take the lease back (same epoch) and go on.
+        const epoch = await this.acquire();
+        if (epoch !== null) return this.becomePrimary(epoch, 'resumed', null);
+      }
+      this.logger.warn({ node: me, holder: view.lease?.holder ?? null }, 'PostgreSQL is writable but this hub does not hold the lease: fencing');
+      await this.pg.fence();
+      this.setRole('fenced', null);
+      return;
+    }
+    if (!snapshot.up) {
+      if (active !== null) return this.follow(active);
+      if (view.lease === null && view.lastPromotion?.to === me && view.paused === null && !this.settings.tags.nofailover) {
+        // The whole cluster went down and we were the last primary: we hold every acknowledged write.
+        const epoch = await this.acquire();
+        if (epoch !== null) {
+          await this.pg.start();
+          return this.becomePrimary(epoch, 'failover', view.lastPromotion.to);
+        }
+        return;
+      }
+      if (!snapshot.running) await this.pg.start().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not start PostgreSQL'));
+      return;
+    }
+    // A running standby.
+    if (this.role !== 'standby') this.setRole('standby', null);
+    if (active !== null) {
+      const [host, port] = splitHostPort(active.address);
+      const receiver = snapshot.walReceiver;
+      const following = receiver !== null && receiver.senderPort === port && (receiver.senderHost === host || receiver.senderHost === null);
+      this.wrongSourceLoops = following || receiver === null ? 0 : this.wrongSourceLoops + 1;
+      if (this.wrongSourceLoops >= WRONG_SOURCE_LOOPS) {
+        this.wrongSourceLoops = 0;
+        await this.follow(active);
+        return;
+      }
+    }
+    if (view.lease !== null) {
+      this.lastEligibility = null;
+      return;
+    }
+    const eligibility = this.eligibility(snapshot, view);
+    this.lastEligibility = eligibility;
+    if (!eligibility.eligible) {
+      this.logger.debug({ node: me, reasons: eligibility.reasons.map((r) => r.code) }, 'lease free but not eligible');
+      return;
+    }
+    const epoch = await this.acquire();
+    if (epoch === null) return;
+    await this.promote(epoch, view);
+  }
+
+  private eligibility(snapshot: Extract<PgSnapshot, { up: true }>, view: StoreView): Eligibility {
+    const me = this.settings.name;
+    const received = snapshot.inRecovery ? (snapshot.receiveLsn ?? snapshot.replayLsn) : null;
+    const formerPrimary = view.lastPromotion?.to ?? view.sync?.primary ?? null;
+    return evaluateEligibility({
+      self: me,
+      synchronous: this.settings.synchronous,
+      maximumLagOnFailoverBytes: this.settings.maximumLagOnFailoverBytes,
+      nofailover: this.settings.tags.nofailover,
+      priority: this.settings.tags.priority,
+      paused: view.paused !== null,
+      postgresUp: snapshot.up,
+      inRecovery: snapshot.inRecovery,
+      receivedLsn: received === null ? null : formatLsn(received),
+      syncRecord: view.sync,
+      primaryReport: formerPrimary === null ? null : (view.reports.get(formerPrimary) ?? null),
+      otherStandbys: [...view.reports.values()].filter((r) => r.name !== me && r.name !== formerPrimary),
+    });
+  }
+
+  /** One attempt at the lease: the epoch when granted, null when held by another or on error. */
+  private async acquire(): Promise<number | null> {
+    const t = this.settings.timings;
+    const keeper = this.session.keepLease({
+      name: ACTIVE_HUB_LEASE,
+      holder: this.settings.name,
+      ttlMs: t.leaseTtlMs,
+      renewIntervalMs: t.renewIntervalMs,
+      metadata: { address: `${this.settings.postgres.advertiseHost}:${this.settings.postgres.port}` },
+    });
+    const outcome = await new Promise<number | null>((resolve) => {
+      const offAcquired = keeper.on('acquired', (e) => done(e.epoch));
+      const offWaiting = keeper.on('waiting', () => done(null));
+      const timer = setTimeout(() => done(null), t.leaseTtlMs);
+      function done(value: number | null): void {
+        clearTimeout(timer);
+        offAcquired();
+        offWaiting();
+        resolve(value);
+      }
+    });
+    if (outcome === null) {
+      await keeper.close();
+      return null;
+    }
+    this.keeper = keeper;
+    keeper.on('lost', (e) => void this.demote(`lease lost (${e.reason})`));
+    keeper.on('renewed', () => this.armFenceTimer());
+    this.armFenceTimer();
+    return outcome;
+  }
+
+  /** Self-fencing starts demotionBudgetMs before the holder's own validity ends, unless renewed. */
+  private armFenceTimer(): void {
+    this.clearFenceTimer();
+    const validUntil = this.keeper?.validUntil() ?? null;
+    if (validUntil === null) return;
+    const delay = Math.max(0, validUntil - this.settings.timings.demotionBudgetMs - performance.now());
+    this.fenceTimer = setTimeout(() => {
+      if (this.keeper?.validUntil() === validUntil) void this.demote('lease about to end without a renewal');
+    }, delay);
+  }
+
+  private clearFenceTimer(): void {
+    if (this.fenceTimer !== null) clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+  }
+
+  private async promote(epoch: number, view: StoreView): Promise<void> {
+    const me = this.settings.name;
+    this.setRole('promoting', epoch);
+    // The lease is ours: the old primary can no longer write the sync record (its writes are
+    // fenced by its epoch). Check again, linearizably, that we were its synchronous standby.
+    if (this.settings.synchronous !== 'off') {
+      const fresh = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
+      if (fresh === null || fresh.sync?.standby !== me) {
+        this.logger.warn({ node: me, epoch, recorded: fresh?.sync?.standby ?? null }, 'not the recorded synchronous standby after all: giving the lease back');
+        await this.keeper?.release().catch(() => false);
+        await this.keeper?.close();
+        this.keeper = null;
+        this.setRole('standby', null);
+        return;
+      }
+      // Record before weakening: nobody is synchronous with us until a standby streams.
+      if (this.settings.synchronous === 'on') {
+        const record: SyncStandby = { primary: me, standby: null, epoch, at: new Date().toISOString() };
+        if (!(await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record)))) return this.demote('could not record the synchronous state', true);
+      }
+    }
+    const started = performance.now();
+    const result = await this.pg.promote(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {});
+    this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started) }, 'PostgreSQL promoted');
+    await this.becomePrimary(epoch, 'failover', view.lastPromotion?.to ?? null);
+  }
+
+  private async becomePrimary(epoch: number, kind: HistoryEntry['kind'] | 'resumed', from: string | null): Promise<void> {
+    const me = this.settings.name;
+    this.setRole('primary', epoch);
+    // The database itself records which fencing epoch promoted it (not awaited in strict mode,
+    // where the write waits for a standby).
+    const recording = this.pg.recordPromotion({ epoch, node: me }).catch((err: unknown) => this.logger.warn({ epoch, err: String(err) }, 'could not record the promotion in PostgreSQL'));
+    if (this.settings.synchronous !== 'strict') await recording;
+    this.vipHeld = (await this.options.vip?.reconcile(true))?.held ?? null;
+    await this.ensureSlots().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not create replication slots'));
+    await this.publish(epoch);
+    if (kind !== 'resumed') {
+      const entry: HistoryEntry = { epoch, at: new Date().toISOString(), kind, from, to: me, reason: kind === 'bootstrap' ? 'first primary' : `${from ?? 'no active hub'} lost the lease`, dataLossBytes: this.settings.synchronous === 'off' ? null : 0 };
+      await fencedPut(this.session, epoch, historyKey(epoch), encodeRecord(entry)).catch(() => false);
+    }
+    this.hooks.run('promote', this.settings.hooks.onPromote, { role: 'primary', epoch });
+    this.hooks.run('role-change', this.settings.hooks.onRoleChange, { role: 'primary', epoch });
+    this.logger.info({ node: me, epoch, kind }, 'active hub');
+  }
+
+  private async tryBootstrap(): Promise<void> {
+    const epoch = await this.acquire();
+    if (epoch === null) return;
+    this.setRole('promoting', epoch);
+    const p = this.settings.postgres;
+    await this.pg.initPrimary({
+      replicationUser: p.replicationUser,
+      replicationPasswordFile: p.replicationPasswordFile,
+      peerCidrs: p.peerCidrs,
+      clientCidrs: p.clientCidrs,
+      settings: p.settings,
+    });
+    if (this.settings.synchronous !== 'off') {
+      const record: SyncStandby = { primary: this.settings.name, standby: null, epoch, at: new Date().toISOString() };
+      await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record));
+    }
+    await this.becomePrimary(epoch, 'bootstrap', null);
+  }
+
+  private source(active: ActiveHub): Parameters<PostgresInstance['cloneFrom']>[0] {
+    const [host, port] = splitHostPort(active.address);
+    return { host, port, user: this.settings.postgres.replicationUser, passwordFile: this.settings.postgres.replicationPasswordFile, slot: slotName(this.settings.name) };
+  }
+
+  private async cloneFrom(active: ActiveHub): Promise<void> {
+    this.logger.info({ node: this.settings.name, from: active.name, epoch: active.epoch }, 'cloning the active hub');
+    await this.pg.cloneFrom(this.source(active));
+    await this.pg.start();
+    this.setRole('standby', null);
+  }
+
+  /** Becomes a standby of the active hub: pg_rewind when the timelines diverged, else directly. */
+  private async follow(active: ActiveHub): Promise<void> {
+    this.logger.info({ node: this.settings.name, primary: active.name, epoch: active.epoch }, 'following the active hub');
+    try {
+      const result = await this.pg.followAsStandby(this.source(active));
+      this.logger.info({ node: this.settings.name, rewind: result.rewind, crashRecovered: result.crashRecovered, durationMs: result.durationMs }, 'rejoined as a standby');
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code === 'REWIND_FAILED' || code === 'TIMELINE_DIVERGED') && this.settings.postgres.autoReclone) {
+        this.logger.warn({ node: this.settings.name, code }, 'rewind impossible: re-cloning from the active hub');
+        await this.pg.reclone(this.source(active));
+        await this.pg.start();
+      } else throw err;
+    }
+    this.setRole('standby', null);
+  }
+
+  // ---------------------------------------------------------------- fencing
+
+  /**
+   * Stops acting as the active hub: VIP first, then PostgreSQL (fast, then immediate), then the
+   * lease; hooks last and never awaited. Idempotent; concurrent callers share one demotion.
+   */
+  private demote(reason: string, releaseLease = false): Promise<void> {
+    if (this.demoting !== null) return this.demoting;
+    if (this.role !== 'primary' && this.role !== 'promoting') return Promise.resolve();
+    const epoch = this.epoch;
+    this.demoting = (async () => {
+      const started = performance.now();
+      this.setRole('demoting', epoch);
+      this.clearFenceTimer();
+      this.logger.warn({ node: this.settings.name, epoch, reason }, 'demoting: fencing this hub');
+      await this.options.vip?.release().catch((err: unknown) => this.logger.error({ err: String(err) }, 'VIP release failed'));
+      this.vipHeld = false;
+      const fence = await this.pg.fence().catch((err: unknown) => {
+        this.logger.error({ err: String(err) }, 'fencing PostgreSQL failed');
+        return null;
+      });
+      this.logger.warn({ node: this.settings.name, epoch, method: fence?.method ?? 'failed', demotionMs: Math.round(performance.now() - started) }, 'fenced');
+      const keeper = this.keeper;
+      this.keeper = null;
+      if (releaseLease) await keeper?.release().catch(() => false);
+      await keeper?.close();
+      await this.options.publishLocal?.(null).catch(() => undefined);
+      this.setRole('fenced', null);
+      this.hooks.run('demote', this.settings.hooks.onDemote, { role: 'fenced', epoch });
+      this.hooks.run('role-change', this.settings.hooks.onRoleChange, { role: 'fenced', epoch });
+    })().finally(() => {
+      this.demoting = null;
+    });
+    return this.demoting;
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  private async maybeReport(snapshot: PgSnapshot): Promise<void> {
+    const now = performance.now();
+    if (now - this.lastReportAt < this.settings.timings.reportIntervalMs) return;
+    this.lastReportAt = now;
+    const report = buildReport(this.settings, snapshot, this.role, this.epoch, ++this.reportSeq, this.vipHeld, this.hooks.lastFailure());
+    await this.session.put(reportKey(this.settings.name), encodeRecord(report)).catch(() => undefined);
+  }
+
+  private async hasData(): Promise<boolean> {
+    const entries = await readdir(this.settings.postgres.dataDir).catch(() => [] as string[]);
+    return entries.includes('PG_VERSION');
+  }
+
+  private setRole(role: AgentRole, epoch: number | null): void {
+    if (role === this.role && epoch === this.epoch) return;
+    this.role = role;
+    this.epoch = epoch;
+    this.logger.info({ node: this.settings.name, role, epoch }, 'hub role');
+    for (const listener of this.roleListeners) listener(role, epoch);
+  }
+}
+
+function splitHostPort(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at).replace(/^\[|\]$/g, ''), Number(address.slice(at + 1))];
+}
+
+export function buildReport(settings: HubSettings, snapshot: PgSnapshot, role: AgentRole, epoch: number | null, seq: number, vipHeld: boolean | null, lastHookFailure: string | null): HubReport {
+  const address = `${settings.postgres.advertiseHost}:${settings.postgres.port}`;
+  const base = { name: settings.name, at: new Date().toISOString(), seq, epoch, tags: { nofailover: settings.tags.nofailover, priority: settings.tags.priority }, vipHeld, lastHookFailure };
+  if (!snapshot.up) {
+    return { ...base, role: 'stopped', postgres: { up: false, inRecovery: null, timeline: null, systemId: null, lsn: null, replayLsn: null, streaming: false, address }, standbys: [] };
+  }
+  if (!snapshot.inRecovery) {
+    return {
+      ...base,
+      role: role === 'primary' ? 'primary' : 'unknown',
+      postgres: { up: true, inRecovery: false, timeline: snapshot.timeline, systemId: snapshot.systemIdentifier.toString(), lsn: formatLsn(snapshot.currentWalLsn), replayLsn: null, streaming: false, address },
+      standbys: snapshot.standbys.map((s) => ({
+        name: s.applicationName,
+        state: s.state,
+        syncState: s.syncState,
+        flushLsn: s.flushLsn === null ? null : formatLsn(s.flushLsn),
+        replayLsn: s.replayLsn === null ? null : formatLsn(s.replayLsn),
+        lagBytes: s.flushLsn === null ? null : Number(snapshot.currentWalLsn - s.flushLsn),
+        replayLagMs: s.replayLagMs,
+      })),
+    };
+  }
+  const received = snapshot.receiveLsn ?? snapshot.replayLsn;
+  return {
+    ...base,
+    role: 'standby',
+    epoch: null,
+    postgres: {
+      up: true,
+      inRecovery: true,
+      timeline: snapshot.timeline,
+      systemId: snapshot.systemIdentifier.toString(),
+      lsn: received === null ? null : formatLsn(received),
+      replayLsn: snapshot.replayLsn === null ? null : formatLsn(snapshot.replayLsn),
+      streaming: snapshot.walReceiver?.status === 'streaming',
+      address,
+    },
+    standbys: [],
+  };
+}

@@ -1,0 +1,87 @@
+/** Everything the hub agent needs, resolved and validated from the node's configuration. */
+export interface HubSettings {
+  /** This hub's name (its Raft member name too). */
+  readonly name: string;
+  /** Every hub of the cluster (this one included), e.g. ['hub1', 'hub2']. */
+  readonly hubs: readonly string[];
+  readonly postgres: {
+    readonly binDir: string;
+    readonly dataDir: string;
+    readonly port: number;
+    readonly socketDir: string;
+    readonly listenAddresses: readonly string[];
+    /** The host other hubs and clients use to reach this PostgreSQL. */
+    readonly advertiseHost: string;
+    readonly superuser: string;
+    readonly replicationUser: string;
+    readonly replicationPasswordFile: string;
+    readonly peerCidrs: readonly string[];
+    readonly clientCidrs: readonly string[];
+    readonly settings: Readonly<Record<string, string | number | boolean>>;
+    /** Re-clone a standby whose pg_rewind failed, without an operator. */
+    readonly autoReclone: boolean;
+  };
+  /** off: asynchronous; on: one synchronous standby, dropped (after recording it) when it goes; strict: never drop. */
+  readonly synchronous: 'off' | 'on' | 'strict';
+  /** Asynchronous mode: a standby may take over only within this many bytes of the primary's last report. */
+  readonly maximumLagOnFailoverBytes: number;
+  readonly tags: { readonly nofailover: boolean; readonly priority: number };
+  readonly vip: { readonly address: string; readonly interface: string } | null;
+  readonly hooks: {
+    readonly onPromote: readonly string[] | null;
+    readonly onDemote: readonly string[] | null;
+    readonly onRoleChange: readonly string[] | null;
+    readonly timeoutMs: number;
+  };
+  readonly timings: HubTimings;
+  /** Where the hub writes the active-hub record as JSON for local consumers (null: not written). */
+  readonly activeHubFile: string | null;
+}
+
+/**
+ * The failover timings. Defaults give a failover of about two seconds on a LAN: the active hub
+ * renews every 500 ms a lease of 2000 ms; a dead hub's lease expires 2 s after its last renewal
+ * was applied; the standby checks every 200 ms.
+ */
+export interface HubTimings {
+  /** The active-hub lease's TTL. */
+  readonly leaseTtlMs: number;
+  /** How often the active hub renews (< TTL / 3). */
+  readonly renewIntervalMs: number;
+  /** The agent's loop: observe PostgreSQL, check the lease, act. */
+  readonly loopIntervalMs: number;
+  /** How often a hub writes its report into the store. */
+  readonly reportIntervalMs: number;
+  /**
+   * Self-fencing starts this long before the holder's own lease validity ends, so that the
+   * fast shutdown and the VIP removal finish before anyone else can be granted the lease.
+   */
+  readonly demotionBudgetMs: number;
+  /** Synchronous mode 'on': a standby not streaming for this long is dropped to async (recorded first). */
+  readonly syncDropAfterMs: number;
+}
+
+export const DEFAULT_HUB_TIMINGS: HubTimings = {
+  leaseTtlMs: 2000,
+  renewIntervalMs: 500,
+  loopIntervalMs: 200,
+  reportIntervalMs: 1000,
+  demotionBudgetMs: 500,
+  syncDropAfterMs: 2000,
+};
+
+/** Checks the timings against each other; returns the problems (empty when fine). */
+export function timingProblems(t: HubTimings): string[] {
+  const problems: string[] = [];
+  if (t.renewIntervalMs * 3 > t.leaseTtlMs) problems.push(`renewIntervalMs (${t.renewIntervalMs}) must be at most leaseTtlMs / 3 (${Math.floor(t.leaseTtlMs / 3)})`);
+  if (t.demotionBudgetMs >= t.leaseTtlMs / 2) problems.push(`demotionBudgetMs (${t.demotionBudgetMs}) must be below leaseTtlMs / 2`);
+  if (t.demotionBudgetMs < 200) problems.push(`demotionBudgetMs (${t.demotionBudgetMs}) must leave at least 200 ms for a fast shutdown and the VIP removal`);
+  if (t.loopIntervalMs > t.renewIntervalMs) problems.push(`loopIntervalMs (${t.loopIntervalMs}) must not exceed renewIntervalMs (${t.renewIntervalMs})`);
+  if (t.leaseTtlMs < 500) problems.push('leaseTtlMs must be at least 500');
+  return problems;
+}
+
+/** The replication slot a hub streams through on the primary. */
+export function slotName(hub: string): string {
+  return `hubha_${hub.replace(/[^a-z0-9_]/g, '_')}`;
+}

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { CoordSession, HistoryEntry, HubReport, LeaseInfo, SyncStandby, ActiveHub, Paused } from '@hubha/coord';
+import {
+  ACTIVE_HUB_KEY,
+  ACTIVE_HUB_LEASE,
+  HISTORY_PREFIX,
+  PAUSED_KEY,
+  REPORT_PREFIX,
+  SYNC_STANDBY_KEY,
+  activeHubSchema,
+  historyEntrySchema,
+  hubReportSchema,
+  parseRecord,
+  pausedSchema,
+  syncStandbySchema,
+} from '@hubha/coord';
+
+/** What the agent knows of the cluster from one linearizable read of the store. */
+export interface StoreView {
+  readonly lease: LeaseInfo | null;
+  readonly active: ActiveHub | null;
+  readonly sync: SyncStandby | null;
+  readonly paused: Paused | null;
+  readonly reports: ReadonlyMap<string, HubReport>;
+  /** The latest history entry (the last promotion), null when the cluster never had a primary. */
+  readonly lastPromotion: HistoryEntry | null;
+  /** Records that failed validation (reported, then ignored). */
+  readonly problems: readonly string[];
+}
+
+/** At most this many records are read under hubha/ (reports, history, …) per loop. */
+const MAX_RECORDS = 1000;
+
+/** Reads everything the failover decision needs; null when the store cannot answer (no quorum). */
+export async function readStoreView(session: CoordSession, logger: Logger, timeoutMs: number): Promise<StoreView | null> {
+  try {
+    const [leases, records] = await Promise.all([session.leaseList(ACTIVE_HUB_LEASE, { timeoutMs }), session.range('hubha/', { limit: MAX_RECORDS, timeoutMs })]);
+    const lease = leases.leases.find((l) => l.lease.name === ACTIVE_HUB_LEASE)?.lease ?? null;
+    let active: ActiveHub | null = null;
+    let sync: SyncStandby | null = null;
+    let paused: Paused | null = null;
+    let lastPromotion: HistoryEntry | null = null;
+    const reports = new Map<string, HubReport>();
+    const problems: string[] = [];
+    for (const kv of records.kvs) {
+      if (kv.key === ACTIVE_HUB_KEY) {
+        const parsed = parseRecord(activeHubSchema, kv.key, kv.value);
+        if (parsed.ok) active = parsed.value;
+        else problems.push(parsed.error);
+      } else if (kv.key === SYNC_STANDBY_KEY) {
+        const parsed = parseRecord(syncStandbySchema, kv.key, kv.value);
+        if (parsed.ok) sync = parsed.value;
+        else problems.push(parsed.error);
+      } else if (kv.key === PAUSED_KEY) {
+        const parsed = parseRecord(pausedSchema, kv.key, kv.value);
+        if (parsed.ok) paused = parsed.value.paused ? parsed.value : null;
+        else problems.push(parsed.error);
+      } else if (kv.key.startsWith(REPORT_PREFIX)) {
+        const parsed = parseRecord(hubReportSchema, kv.key, kv.value);
+        if (parsed.ok) reports.set(parsed.value.name, parsed.value);
+        else problems.push(parsed.error);
+      } else if (kv.key.startsWith(HISTORY_PREFIX)) {
+        const parsed = parseRecord(historyEntrySchema, kv.key, kv.value);
+        if (parsed.ok) {
+          if (lastPromotion === null || parsed.value.epoch > lastPromotion.epoch) lastPromotion = parsed.value;
+        } else problems.push(parsed.error);
+      }
+    }
+    for (const problem of problems) logger.warn({ problem }, 'invalid record in the store (ignored)');
+    return { lease, active, sync, paused, reports, lastPromotion, problems };
+  } catch (err) {
+    logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'store not readable this loop');
+    return null;
+  }
+}
