@@ -222,12 +222,15 @@ export class CoordWatch implements AsyncIterable<WatchEvent> {
               return;
             }
             const events = (message.events ?? []).map((e, i) => watchEventFromWire(e, `events[${i}]`));
+            // A revision's events come in one response: skip only whole revisions already seen.
+            const from = this.next;
             for (const event of events) {
-              if (event.revision < this.next) continue; // already delivered
+              if (event.revision < from) continue;
               this.deliver(event);
               if (this.ending !== null) return;
-              this.next = event.revision + 1;
             }
+            const last = events.at(-1);
+            if (last !== undefined) this.next = Math.max(this.next, last.revision + 1);
             if (events.length === 0 && message.header !== null && message.header !== undefined) {
               // An empty response: every matching event up to its revision has been sent.
               this.next = Math.max(this.next, headerFromWire(message.header).revision + 1);
