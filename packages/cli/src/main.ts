@@ -6,6 +6,7 @@ import { runNode } from './commands/run.js';
 import { UsageError } from './commands/endpoints.js';
 import { registerKvCommands } from './commands/kv.js';
 import { registerMemberCommands } from './commands/members.js';
+import { registerActiveHubCommand } from './commands/active-hub.js';
 
 /** Exit codes scripts can rely on: 0 ok, 1 degraded / operation refused, 2 failed or usage. */
 export const EXIT_OK = 0;
@@ -37,6 +38,7 @@ program
 
 registerMemberCommands(program);
 registerKvCommands(program);
+registerActiveHubCommand(program);
 
 async function main(): Promise<void> {
   try {

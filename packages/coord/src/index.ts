@@ -6,3 +6,5 @@ export * from './rpc/definitions.js';
 export * from './server/index.js';
 export * from './client/index.js';
 export * from './records/records.js';
+export * from './discovery/index.js';
+export * from './http/index.js';

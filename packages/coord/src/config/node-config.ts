@@ -28,6 +28,8 @@ const memberSchema = z.strictObject({
   peer: hostPort,
   /** The client endpoint (coordination API) clients and the CLI dial. */
   client: hostPort,
+  /** The HTTP endpoint (discovery and health checks); optional: no HTTP server without it or node.listenHttp. */
+  http: hostPort.optional(),
 });
 
 const tlsSchema = z.strictObject({
@@ -66,6 +68,8 @@ export const nodeConfigSchema = z
       /** Listen addresses; default to this member's advertised endpoints. */
       listenPeer: hostPort.optional(),
       listenClient: hostPort.optional(),
+      /** The HTTP server (GET /v1/active-hub, /liveness, /readiness, the hub's routes); defaults to this member's `http`. */
+      listenHttp: hostPort.optional(),
       /** true: this node is being added to a running cluster (it starts with an empty log). */
       join: z.boolean().default(false),
       /** Advertised endpoints when joining (a joining node is not in cluster.members). */

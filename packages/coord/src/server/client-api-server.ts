@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { clusterService, kvService, leaseService, watchService } from '../rpc/definitions.js';
+import { discoveryService } from '../discovery/definitions.js';
+import { discoveryHandlers } from '../discovery/service.js';
 import type { CoordNode } from './coord-node.js';
 import { clusterHandlers } from './cluster-service.js';
 import { kvHandlers } from './kv-service.js';
@@ -30,6 +32,7 @@ export class ClientApiServer {
     server.addService(leaseService, leaseHandlers(node));
     server.addService(watchService, watchHandlers(node));
     server.addService(clusterService, clusterHandlers(node));
+    server.addService(discoveryService, discoveryHandlers(node, node.discovery, logger));
     const credentials =
       tls === undefined
         ? grpc.ServerCredentials.createInsecure()

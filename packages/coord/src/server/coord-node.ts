@@ -14,6 +14,9 @@ import { WatchHub } from '../state/watch-hub.js';
 import type { WatchEvent } from '../state/types.js';
 import { CoordStateAdapter } from './state-adapter.js';
 import { ClientApiServer } from './client-api-server.js';
+import { ActiveHubReader } from '../discovery/reader.js';
+import type { HttpServer } from '../http/http-server.js';
+import { startNodeHttp } from '../http/node-http.js';
 
 /** What a watch stream is told: events in revision order, or that the watch ended. */
 export type WatchSignal =
@@ -51,6 +54,9 @@ export class CoordNode {
   private readonly watchListeners = new Map<number, (signal: WatchSignal) => void>();
   private leaseCheck: { cancel(): void } | null = null;
   private clientServer: ClientApiServer | null = null;
+  /** Reads the active hub for the Discovery service and GET /v1/active-hub. */
+  readonly discovery: ActiveHubReader;
+  private httpServer: HttpServer | null = null;
   private closed = false;
 
   private constructor(args: {
@@ -69,6 +75,7 @@ export class CoordNode {
     this.scheduler = args.scheduler;
     this.leaseTimer = new LeaseExpiryTimer(() => this.scheduler.now());
     this.watchHub = new WatchHub({ revision: this.adapter.state.revision });
+    this.discovery = new ActiveHubReader(this, args.logger.child({ component: 'discovery' }));
   }
 
   static async start(options: CoordNodeOptions): Promise<CoordNode> {
@@ -121,6 +128,12 @@ export class CoordNode {
     const node = new CoordNode({ id: config.node.name, clusterId: config.cluster.id, raft, adapter, logger, scheduler });
     node.wire();
     node.clientServer = await ClientApiServer.start(node, config.node.listenClient ?? self.client, config.tls, logger);
+    try {
+      node.httpServer = await startNodeHttp(node, node.discovery, config, logger);
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
     return node;
   }
 
@@ -206,10 +219,21 @@ export class CoordNode {
     return this.clientServer?.address() ?? '';
   }
 
+  /** The HTTP server (null when none is configured): the hub registers its own routes on it. */
+  get http(): HttpServer | null {
+    return this.httpServer;
+  }
+
+  /** The HTTP server's bound address; '' without one. */
+  httpAddress(): string {
+    return this.httpServer?.address() ?? '';
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.leaseCheck?.cancel();
+    await this.httpServer?.close();
     await this.clientServer?.close();
     for (const [id, deliver] of this.watchListeners) {
       deliver({ type: 'ended', reason: 'closing', revision: this.adapter.state.revision });

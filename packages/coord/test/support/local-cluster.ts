@@ -25,7 +25,7 @@ export class LocalCluster {
     const names = options.names ?? ['n1', 'n2', 'n3'];
     const cluster = new LocalCluster(await mkdtemp(join(tmpdir(), 'hubha-coord-')));
     const members = [];
-    for (const name of names) members.push({ name, peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}` });
+    for (const name of names) members.push({ name, peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}`, http: `127.0.0.1:${await freePort()}` });
     for (const name of names) {
       const yaml = JSON.stringify({
         cluster: { id: 'test-cluster', members },
@@ -58,6 +58,11 @@ export class LocalCluster {
 
   clientEndpoint(name: string): string {
     return this.configs.get(name)!.cluster.members.find((m) => m.name === name)!.client;
+  }
+
+  /** The member's HTTP endpoint (discovery, health checks). */
+  httpEndpoint(name: string): string {
+    return this.configs.get(name)!.cluster.members.find((m) => m.name === name)!.http!;
   }
 
   async waitForLeader(timeoutMs = 10_000): Promise<CoordNode> {
