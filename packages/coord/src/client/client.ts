@@ -10,6 +10,7 @@
  *     for await (const event of client.watch({ key: '/hubs/', prefix: true })) { ... }
  *     await client.close();
  */
+import { setMaxListeners } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -120,9 +121,12 @@ export class CoordClient {
       transport = grpcTransport;
     }
     logger.debug({ endpoints, tls: options.tls !== undefined }, 'coord client: created');
+    // Every call and backoff in flight listens to it.
+    const abort = new AbortController();
+    setMaxListeners(0, abort.signal);
     return new CoordClient({
       transport,
-      abort: new AbortController(),
+      abort,
       endpoints,
       requestTimeoutMs,
       attemptTimeoutMs,
