@@ -1,1 +1,14 @@
 export * from './postgres/index.js';
+export * from './agent/settings.js';
+export * from './agent/eligibility.js';
+export { HubAgent, buildReport } from './agent/hub-agent.js';
+export type { AgentRole, AgentStatus, HubAgentOptions, RaftPlacement, VipControl } from './agent/hub-agent.js';
+export { HookRunner } from './agent/hooks.js';
+export type { HookEvent, HookOutcome } from './agent/hooks.js';
+export { fencedPut } from './agent/fenced-write.js';
+export { readStoreView } from './agent/store-view.js';
+export type { StoreView } from './agent/store-view.js';
+export { hubSectionSchema, resolveHubSettings, checkHubFiles } from './config/hub-config.js';
+export { startHubSidecar } from './sidecar.js';
+export type { HubSidecar } from './sidecar.js';
+export * from './vip/index.js';

@@ -1,22 +1,34 @@
 import { pino } from 'pino';
 import { CoordNode, loadNodeConfig } from '@hubha/coord';
+import { startHubSidecar } from '@hubha/hub';
 
 /**
- * `hubha run --config FILE`: one member of the coordination store (what a witness is). Logs are
- * pino JSON on stdout; SIGTERM/SIGINT stop it cleanly; a fatal storage fault exits 1 so the
- * supervisor (systemd) restarts it from what is on disk.
+ * `hubha run --config FILE`: a witness (a member of the coordination store) or, with role hub,
+ * the hub sidecar (that plus PostgreSQL, the VIP and the failover loop). Logs are pino JSON on
+ * stdout; SIGTERM/SIGINT stop it cleanly (a hub fences itself first); a fatal storage fault exits
+ * 1 so the supervisor (systemd) restarts it from what is on disk.
  */
 export async function runNode(configFile: string): Promise<void> {
   const config = await loadNodeConfig(configFile);
   const logger = pino({ level: config.log.level, base: { node: config.node.name, pid: process.pid } });
-  const node = await CoordNode.start({ config, logger });
-  logger.info({ dataDir: config.node.dataDir, client: node.clientAddress() }, 'hubha node running');
+  const role = config.role ?? config.cluster.members.find((m) => m.name === config.node.name)?.role ?? 'witness';
+  let node: CoordNode;
+  let closeAll: () => Promise<void>;
+  if (role === 'hub') {
+    const sidecar = await startHubSidecar(config, configFile, logger);
+    node = sidecar.node;
+    closeAll = () => sidecar.close();
+  } else {
+    node = await CoordNode.start({ config, logger });
+    closeAll = () => node.close();
+  }
+  logger.info({ role, dataDir: config.node.dataDir, client: node.clientAddress() }, 'hubha node running');
   let stopping = false;
   const stop = async (signal: string, code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    await node.close();
+    await closeAll();
     process.exit(code);
   };
   process.on('SIGTERM', () => void stop('SIGTERM', 0));

@@ -30,6 +30,8 @@ const memberSchema = z.strictObject({
   client: hostPort,
   /** The HTTP endpoint (discovery and health checks); optional: no HTTP server without it or node.listenHttp. */
   http: hostPort.optional(),
+  /** A hub runs PostgreSQL; a witness only votes and serves the store. */
+  role: z.enum(['hub', 'witness']).default('hub'),
 });
 
 const tlsSchema = z.strictObject({
@@ -87,6 +89,10 @@ export const nodeConfigSchema = z
       maxMsgBytes: 1024 * 1024,
     }),
     tls: tlsSchema.optional(),
+    /** Must match this node's role in cluster.members (default: that role). */
+    role: z.enum(['hub', 'witness']).optional(),
+    /** The hub sidecar's settings (role hub); validated by the hub package. */
+    hub: z.unknown().optional(),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).default({ level: 'info' }),
   })
   .superRefine((config, ctx) => {
@@ -98,6 +104,9 @@ export const nodeConfigSchema = z
     const self = config.cluster.members.find((m) => m.name === config.node.name);
     if (!config.node.join && self === undefined) {
       ctx.addIssue({ code: 'custom', message: `node "${config.node.name}" is not in cluster.members (set node.join: true to add it to a running cluster)`, path: ['node', 'name'] });
+    }
+    if (self !== undefined && config.role !== undefined && config.role !== self.role) {
+      ctx.addIssue({ code: 'custom', message: `role ${config.role} differs from this node's role in cluster.members (${self.role})`, path: ['role'] });
     }
     if (config.node.join && self === undefined && (config.node.peer === undefined || config.node.client === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'a joining node not listed in cluster.members needs node.peer and node.client (its advertised endpoints)', path: ['node'] });

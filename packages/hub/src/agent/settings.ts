@@ -13,6 +13,8 @@ export interface HubSettings {
     /** The host other hubs and clients use to reach this PostgreSQL. */
     readonly advertiseHost: string;
     readonly superuser: string;
+    /** The OS user PostgreSQL runs as (when the sidecar runs as root). */
+    readonly osUser: string;
     readonly replicationUser: string;
     readonly replicationPasswordFile: string;
     readonly peerCidrs: readonly string[];

@@ -1,0 +1,251 @@
+/**
+ * A real local hubha cluster on 127.0.0.1: two hubs (each a sidecar with its own PostgreSQL 15)
+ * and a witness, as `hubha run` processes, all data under one directory. Used by `npm start`,
+ * the integration tests and `npm run bench:failover`. Every process started here is ended by
+ * PID; PostgreSQL is ended through its postmaster.pid.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+
+export const HUBHA_CLI = resolve(import.meta.dirname, '../../packages/cli/dist/main.js');
+export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface LocalMember {
+  readonly name: string;
+  readonly role: 'hub' | 'witness';
+  readonly peer: string;
+  readonly client: string;
+  readonly http: string;
+  /** Hubs only. */
+  readonly pgPort: number | null;
+}
+
+export interface LocalClusterOptions {
+  /** Where everything lives (created; removed by destroy()). */
+  readonly dir: string;
+  readonly hubs?: readonly string[];
+  readonly witness?: string | null;
+  readonly synchronous?: 'off' | 'on' | 'strict';
+  readonly timings?: Partial<Record<'leaseTtlMs' | 'renewIntervalMs' | 'loopIntervalMs' | 'reportIntervalMs' | 'demotionBudgetMs' | 'syncDropAfterMs', number>>;
+  readonly raft?: { readonly tickMs?: number; readonly electionTimeoutTicks?: number };
+  readonly logLevel?: string;
+  /** Extra per-hub settings merged into the hub section (hooks, tags, vip …). */
+  readonly hubExtra?: (name: string) => Record<string, unknown>;
+}
+
+export class LocalHubCluster {
+  readonly processes = new Map<string, ChildProcess>();
+  private readonly exits = new Map<string, Promise<void>>();
+
+  private constructor(
+    readonly dir: string,
+    readonly members: readonly LocalMember[],
+    readonly passwordFile: string,
+    readonly password: string,
+  ) {}
+
+  static async create(options: LocalClusterOptions): Promise<LocalHubCluster> {
+    const dir = resolve(options.dir);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const hubs = options.hubs ?? ['hub1', 'hub2'];
+    const witness = options.witness === undefined ? 'witness' : options.witness;
+    const members: LocalMember[] = [];
+    for (const name of [...hubs, ...(witness === null ? [] : [witness])]) {
+      const role = hubs.includes(name) ? 'hub' : 'witness';
+      members.push({
+        name,
+        role,
+        peer: `127.0.0.1:${await freePort()}`,
+        client: `127.0.0.1:${await freePort()}`,
+        http: `127.0.0.1:${await freePort()}`,
+        pgPort: role === 'hub' ? await freePort() : null,
+      });
+    }
+    const password = randomBytes(18).toString('base64url');
+    const passwordFile = join(dir, 'replication.pass');
+    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+    await chmod(passwordFile, 0o600);
+    const cluster = new LocalHubCluster(dir, members, passwordFile, password);
+    for (const member of members) await cluster.writeConfig(member, options);
+    return cluster;
+  }
+
+  configFile(name: string): string {
+    return join(this.dir, `${name}.yaml`);
+  }
+
+  logFile(name: string): string {
+    return join(this.dir, `${name}.log`);
+  }
+
+  member(name: string): LocalMember {
+    const member = this.members.find((m) => m.name === name);
+    if (member === undefined) throw new Error(`no member ${name}`);
+    return member;
+  }
+
+  hubs(): LocalMember[] {
+    return this.members.filter((m) => m.role === 'hub');
+  }
+
+  pgDataDir(name: string): string {
+    return join(this.dir, name, 'pg');
+  }
+
+  private async writeConfig(member: LocalMember, options: LocalClusterOptions): Promise<void> {
+    await mkdir(join(this.dir, member.name), { recursive: true, mode: 0o755 });
+    const config: Record<string, unknown> = {
+      cluster: { id: 'hubha-local', members: this.members.map((m) => ({ name: m.name, peer: m.peer, client: m.client, http: m.http, role: m.role })) },
+      node: { name: member.name, dataDir: join(this.dir, member.name, 'node') },
+      raft: { tickMs: options.raft?.tickMs ?? 100, electionTimeoutTicks: options.raft?.electionTimeoutTicks ?? 10, heartbeatIntervalTicks: 1 },
+      log: { level: options.logLevel ?? 'info' },
+    };
+    if (member.role === 'hub') {
+      config.hub = {
+        postgres: {
+          binDir: PG_BIN_DIR,
+          dataDir: this.pgDataDir(member.name),
+          port: member.pgPort,
+          listenAddresses: ['127.0.0.1'],
+          replicationPasswordFile: this.passwordFile,
+          peerCidrs: ['127.0.0.0/8'],
+          clientCidrs: ['127.0.0.0/8'],
+          settings: { shared_buffers: '16MB', max_connections: 30, wal_keep_size: '128MB' },
+        },
+        synchronous: options.synchronous ?? 'on',
+        timings: options.timings ?? {},
+        activeHubFile: join(this.dir, member.name, 'active-hub.json'),
+        ...(options.hubExtra?.(member.name) ?? {}),
+      };
+    }
+    await writeFile(this.configFile(member.name), stringify(config));
+  }
+
+  start(name: string): ChildProcess {
+    if (this.processes.has(name)) throw new Error(`${name} is already running`);
+    const log = createWriteStream(this.logFile(name), { flags: 'a' });
+    const child = spawn(process.execPath, [HUBHA_CLI, 'run', '--config', this.configFile(name)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    this.processes.set(name, child);
+    this.exits.set(
+      name,
+      new Promise((r) => {
+        child.once('exit', () => {
+          this.processes.delete(name);
+          r();
+        });
+      }),
+    );
+    return child;
+  }
+
+  startAll(): void {
+    for (const m of this.members) if (!this.processes.has(m.name)) this.start(m.name);
+  }
+
+  /** Signals the sidecar process (ours, by PID) and waits for it to exit (SIGKILL/SIGTERM). */
+  async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.processes.get(name);
+    if (child === undefined) return;
+    const exited = this.exits.get(name);
+    child.kill(signal);
+    await exited;
+  }
+
+  /** The hub's postmaster PID, from its postmaster.pid (null when not running). */
+  async postmasterPid(name: string): Promise<number | null> {
+    const text = await readFile(join(this.pgDataDir(name), 'postmaster.pid'), 'utf8').catch(() => null);
+    const pid = text === null ? NaN : Number(text.split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return null;
+    }
+  }
+
+  /** kill -9 of the hub's postmaster (PostgreSQL started by our sidecar). */
+  async killPostgres(name: string): Promise<boolean> {
+    const pid = await this.postmasterPid(name);
+    if (pid === null) return false;
+    process.kill(pid, 'SIGKILL');
+    return true;
+  }
+
+  endpoints(): string[] {
+    return this.members.map((m) => m.client);
+  }
+
+  pgAddress(name: string): { host: string; port: number } {
+    return { host: '127.0.0.1', port: this.member(name).pgPort! };
+  }
+
+  /**
+   * Connection settings for the hub's PostgreSQL as its superuser over the unix socket (trusted
+   * there only; works for root and the postgres user). TCP clients need a role with a password.
+   */
+  pgSocketConfig(name: string): { host: string; port: number; user: string; database: string } {
+    return { host: join(this.dir, name, 'run'), port: this.member(name).pgPort!, user: 'postgres', database: 'postgres' };
+  }
+
+  async logs(name: string): Promise<Record<string, unknown>[]> {
+    const text = await readFile(this.logFile(name), 'utf8').catch(() => '');
+    const out: Record<string, unknown>[] = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not JSON (a Node warning on stderr)
+      }
+    }
+    return out;
+  }
+
+  /** Stops every sidecar (SIGTERM: hubs fence their PostgreSQL), then anything left by PID. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
+    const names = [...this.processes.keys()];
+    await Promise.all(
+      names.map(async (name) => {
+        const timer = setTimeout(() => this.processes.get(name)?.kill('SIGKILL'), timeoutMs);
+        await this.kill(name, signal);
+        clearTimeout(timer);
+      }),
+    );
+    // PostgreSQL outlives a SIGKILLed sidecar: end it through its postmaster.pid.
+    for (const hub of this.hubs()) {
+      const pid = await this.postmasterPid(hub.name);
+      if (pid !== null) {
+        process.kill(pid, 'SIGQUIT');
+        for (let i = 0; i < 100 && (await this.postmasterPid(hub.name)) !== null; i++) await new Promise((r) => setTimeout(r, 50));
+        const still = await this.postmasterPid(hub.name);
+        if (still !== null) process.kill(still, 'SIGKILL');
+      }
+    }
+  }
+
+  async destroy(options: { keep?: boolean } = {}): Promise<void> {
+    await this.stop('SIGKILL', 1000);
+    if (options.keep !== true) await rm(this.dir, { recursive: true, force: true });
+  }
+}
