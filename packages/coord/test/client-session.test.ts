@@ -209,15 +209,17 @@ describe('CoordSession: sequencing (exactly-once)', () => {
     const session = client.session('s');
     const first = session.put('first', 'v'); // in flight
     const q1 = session.put('q1', 'v');
-    const grant = session.leaseGrant({ name: 'l', holder: 'h', ttlMs: 1000 }, { priority: true });
+    const q2 = session.put('q2', 'v');
     const err = await caught(session.put('q3', 'v'));
     expect(err.code).toBe('queue-full');
+    // A priority request is not refused by a full queue, and goes ahead of it.
+    const grant = session.leaseGrant({ name: 'l', holder: 'h', ttlMs: 1000 }, { priority: true });
     transport.handler = async (call) => {
       await new Promise((r) => setTimeout(r, 10));
       return call.path.endsWith('/Grant') ? { header: header(2), granted: true, lease: { name: 'l', holder: 'h', ttlMs: 1000, epoch: 1 } } : putOk(1);
     };
-    await Promise.all([first, q1, grant]);
-    expect(transport.calls.map((c) => c.request.key ?? c.request.name)).toEqual(['first', 'l', 'q1']);
+    await Promise.all([first, q1, q2, grant]);
+    expect(transport.calls.map((c) => c.request.key ?? c.request.name)).toEqual(['first', 'l', 'q1', 'q2']);
   });
 
   it('closing the session fails its queued mutations; closing the client cancels the one in flight', async () => {
@@ -468,7 +470,8 @@ describe('error mapping and decoding', () => {
     expect((await caught(session.put('k', 'v', { lease: { name: 'l', epoch: -1 } }))).code).toBe('invalid-argument');
     expect((await caught(session.leaseGrant({ name: 'l', holder: 'h', ttlMs: 1.5 }))).code).toBe('invalid-argument');
     expect((await caught(session.put('k', 'v', { timeoutMs: 0 }))).code).toBe('invalid-argument');
-    expect(() => session.range('p', { limit: -1 })).toThrow(CoordClientError);
+    expect((await caught(session.range('p', { limit: -1 }))).code).toBe('invalid-argument');
+    expect((await caught(session.get(42 as unknown as string))).code).toBe('invalid-argument');
     expect(() => client.session('bad\nname')).toThrow(/control characters/);
     expect(transport.calls).toHaveLength(0);
     expect(session.seq).toBe(0);

@@ -51,6 +51,12 @@ export interface LeaseKeeperOptions {
   readonly now?: () => number;
   /** The delay before retrying after a failed request. Default min(renewIntervalMs, 250). */
   readonly retryDelayMs?: number;
+  /**
+   * The deadline of one attempt of a grant or renewal (the session retries within the request's
+   * deadline: the validity left). Default max(250, renewIntervalMs / 2): a partitioned leader
+   * must not use up the validity before the request is tried on its successor.
+   */
+  readonly attemptTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -95,6 +101,7 @@ export interface LeaseKeeperTiming {
   readonly renewIntervalMs: number;
   readonly marginMs: number;
   readonly retryDelayMs: number;
+  readonly attemptTimeoutMs: number;
   /** How long one successful request keeps the lease valid: holderDeadlineMs(0, ttl, margin). */
   readonly validityMs: number;
 }
@@ -103,7 +110,7 @@ function bad(message: string): never {
   throw new CoordClientError('invalid-argument', `keepLease: ${message}`);
 }
 
-export function leaseKeeperTiming(options: Pick<LeaseKeeperOptions, 'ttlMs' | 'renewIntervalMs' | 'marginMs' | 'retryDelayMs'>): LeaseKeeperTiming {
+export function leaseKeeperTiming(options: Pick<LeaseKeeperOptions, 'ttlMs' | 'renewIntervalMs' | 'marginMs' | 'retryDelayMs' | 'attemptTimeoutMs'>): LeaseKeeperTiming {
   const { ttlMs } = options;
   if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS) bad(`ttlMs must be an integer in ${MIN_TTL_MS}..${MAX_TTL_MS}, got ${String(ttlMs)}`);
   const renewIntervalMs = options.renewIntervalMs ?? ttlMs / 3;
@@ -116,7 +123,9 @@ export function leaseKeeperTiming(options: Pick<LeaseKeeperOptions, 'ttlMs' | 'r
   if (validityMs <= renewIntervalMs) bad(`with marginMs ${marginMs}, a renewal keeps the lease valid for ${validityMs} ms, not longer than renewIntervalMs ${renewIntervalMs}`);
   const retryDelayMs = options.retryDelayMs ?? Math.min(renewIntervalMs, 250);
   if (typeof retryDelayMs !== 'number' || !Number.isFinite(retryDelayMs) || retryDelayMs <= 0) bad(`retryDelayMs must be above 0, got ${String(retryDelayMs)}`);
-  return { ttlMs, renewIntervalMs, marginMs, retryDelayMs, validityMs };
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? Math.max(250, renewIntervalMs / 2);
+  if (typeof attemptTimeoutMs !== 'number' || !Number.isFinite(attemptTimeoutMs) || attemptTimeoutMs <= 0) bad(`attemptTimeoutMs must be above 0, got ${String(attemptTimeoutMs)}`);
+  return { ttlMs, renewIntervalMs, marginMs, retryDelayMs, attemptTimeoutMs, validityMs };
 }
 
 type Listener<E extends LeaseKeeperEvent> = (event: LeaseKeeperEvents[E]) => void;
@@ -414,7 +423,7 @@ export class LeaseKeeper {
       result = await this.session.leaseGrant(
         { name: this.name, holder: this.holder, ttlMs: this.timing.ttlMs, metadata: this.metadata },
         // An answer later than this could not make the lease valid any more.
-        { timeoutMs: Math.max(1, Math.floor(this.timing.validityMs)), priority: true },
+        { timeoutMs: Math.max(1, Math.floor(this.timing.validityMs)), attemptTimeoutMs: this.timing.attemptTimeoutMs, priority: true },
       );
     } catch (err: unknown) {
       if (this.stopped) return this.now();
@@ -457,7 +466,7 @@ export class LeaseKeeper {
       result = await this.session.leaseKeepAlive(
         { name: this.name, holder: this.holder, epoch, ...(metadata === undefined ? {} : { metadata }) },
         // Past the current validity the answer is of no use (a late success is ignored).
-        { timeoutMs: Math.max(1, Math.ceil(this.validUntilMs - sentAt)), priority: true },
+        { timeoutMs: Math.max(1, Math.ceil(this.validUntilMs - sentAt)), attemptTimeoutMs: this.timing.attemptTimeoutMs, priority: true },
       );
     } catch (err: unknown) {
       if (this.stopped) return this.now();

@@ -191,9 +191,9 @@ export class Router {
    * Calls `method` with `request` until it succeeds, fails with a refusal (thrown as a
    * CoordClientError with the server's code), or `deadline` (performance.now() ms) passes
    * ('timeout' when the last attempt timed out, else 'unavailable'). A route to one endpoint
-   * is tried once.
+   * is tried once. `attemptTimeoutMs` overrides the router's for this call.
    */
-  async call<Req, Res>(route: Route, method: grpc.MethodDefinition<Req, Res>, request: Req, deadline: number): Promise<CallResult<Res>> {
+  async call<Req, Res>(route: Route, method: grpc.MethodDefinition<Req, Res>, request: Req, deadline: number, attemptTimeoutMs = this.options.attemptTimeoutMs): Promise<CallResult<Res>> {
     const what = method.path;
     const single = typeof route === 'object';
     let target = this.pick(route);
@@ -216,7 +216,7 @@ export class Router {
       attempts++;
       try {
         const response = await this.options.transport.unary(target, method, request, {
-          timeoutMs: Math.max(1, Math.min(this.options.attemptTimeoutMs, Math.ceil(remaining))),
+          timeoutMs: Math.max(1, Math.min(attemptTimeoutMs, Math.ceil(remaining))),
           signal: this.options.signal,
         });
         this.noteSuccess(target, route);

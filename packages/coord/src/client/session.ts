@@ -165,6 +165,8 @@ export class CoordSession {
   private deadline(options: CallOptions | undefined): number {
     const timeoutMs = options?.timeoutMs ?? this.host.requestTimeoutMs;
     if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidArgument(`timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+    const attempt = options?.attemptTimeoutMs;
+    if (attempt !== undefined && (typeof attempt !== 'number' || !(attempt > 0))) throw invalidArgument(`attemptTimeoutMs must be a positive number, got ${String(attempt)}`);
     return performance.now() + timeoutMs;
   }
 
@@ -186,8 +188,8 @@ export class CoordSession {
       this.checkOpen();
       const deadline = this.deadline(options);
       const base = build();
-      if (this.queued >= this.host.maxQueuedMutations) {
-        throw new CoordClientError('queue-full', `the session has ${this.queued} mutations waiting (maxQueuedMutations)`);
+      if (options?.priority !== true && this.queue.length >= this.host.maxQueuedMutations) {
+        throw new CoordClientError('queue-full', `the session has ${this.queue.length} mutations waiting (maxQueuedMutations)`);
       }
       return new Promise<T>((resolve, reject) => {
         const job: Job = {
@@ -195,7 +197,7 @@ export class CoordSession {
           fail: reject,
           run: async (seq) => {
             const request = { ...base, clientId: this.clientId, seq } as Req;
-            const { response } = await this.host.router.call('leader', method, request, deadline);
+            const { response } = await this.host.router.call('leader', method, request, deadline, options?.attemptTimeoutMs);
             resolve(decodeWith(method.path, () => decode(response)));
           },
         };
@@ -234,10 +236,11 @@ export class CoordSession {
   }
 
   /** A call without a seq (reads, membership): straight to the router. */
-  private async request<Req, Res, T>(route: Route, method: grpc.MethodDefinition<Req, Res>, request: Req, decode: (response: Res, endpoint: string) => T, options: CallOptions | undefined): Promise<T> {
+  private async request<Req, Res, T>(route: Route, method: grpc.MethodDefinition<Req, Res>, build: () => Req, decode: (response: Res, endpoint: string) => T, options: CallOptions | undefined): Promise<T> {
     this.checkOpen();
     const deadline = this.deadline(options);
-    const { response, endpoint } = await this.host.router.call(route, method, request, deadline);
+    const request = build();
+    const { response, endpoint } = await this.host.router.call(route, method, request, deadline, options?.attemptTimeoutMs);
     return decodeWith(method.path, () => decode(response, endpoint));
   }
 
@@ -265,17 +268,19 @@ export class CoordSession {
 
   get(key: string, options: ReadOptions = {}): Promise<GetResponse> {
     const serializable = options.serializable === true;
-    return this.request(serializable ? 'any' : 'leader', kvService.Get, { key: checkString(key, 'key'), serializable }, (res) => ({ header: headerFromWire(res.header), kv: optionalKeyValue(res.kv, 'kv') }), options);
+    return this.request(serializable ? 'any' : 'leader', kvService.Get, () => ({ key: checkString(key, 'key'), serializable }), (res) => ({ header: headerFromWire(res.header), kv: optionalKeyValue(res.kv, 'kv') }), options);
   }
 
   range(prefix: string, options: RangeOptions = {}): Promise<RangeResponse> {
     const serializable = options.serializable === true;
-    const limit = options.limit ?? 0;
-    if (!Number.isInteger(limit) || limit < 0 || limit > 0xffff_ffff) throw invalidArgument(`limit must be a non-negative integer, got ${String(limit)}`);
     return this.request(
       serializable ? 'any' : 'leader',
       kvService.Range,
-      { prefix: checkString(prefix, 'prefix'), limit, startAfter: checkString(options.startAfter ?? '', 'startAfter'), serializable },
+      () => {
+        const limit = options.limit ?? 0;
+        if (!Number.isInteger(limit) || limit < 0 || limit > 0xffff_ffff) throw invalidArgument(`limit must be a non-negative integer, got ${String(limit)}`);
+        return { prefix: checkString(prefix, 'prefix'), limit, startAfter: checkString(options.startAfter ?? '', 'startAfter'), serializable };
+      },
       (res) => ({ header: headerFromWire(res.header), kvs: keyValuesFromWire(res.kvs, 'kvs'), more: res.more === true }),
       options,
     );
@@ -388,7 +393,7 @@ export class CoordSession {
     return this.request(
       serializable ? 'any' : 'leader',
       leaseService.List,
-      { prefix: checkString(prefix, 'prefix'), serializable },
+      () => ({ prefix: checkString(prefix, 'prefix'), serializable }),
       (res) => ({
         header: headerFromWire(res.header),
         leases: (res.leases ?? []).map((s, i) => ({
@@ -416,7 +421,7 @@ export class CoordSession {
 
   /** The status of one member: `endpoint` (asked once, no failover), or any reachable member. */
   status(endpoint?: string, options: CallOptions = {}): Promise<StatusResponse> {
-    return this.request(endpoint === undefined ? 'any' : { endpoint }, clusterService.Status, {}, (res, answered) => ({
+    return this.request(endpoint === undefined ? 'any' : { endpoint }, clusterService.Status, () => ({}), (res, answered) => ({
       header: headerFromWire(res.header),
       endpoint: answered,
       role: typeof res.role === 'string' ? res.role : '',
@@ -429,7 +434,7 @@ export class CoordSession {
 
   memberList(options: ReadOptions = {}): Promise<MembersResponse> {
     const serializable = options.serializable === true;
-    return this.request(serializable ? 'any' : 'leader', clusterService.MemberList, { serializable }, membersResponse, options);
+    return this.request(serializable ? 'any' : 'leader', clusterService.MemberList, () => ({ serializable }), membersResponse, options);
   }
 
   /**
@@ -440,23 +445,23 @@ export class CoordSession {
     return this.request(
       'leader',
       clusterService.MemberAddLearner,
-      { id: checkString(id, 'id'), peerAddress: checkString(peerAddress, 'peerAddress'), clientAddress: checkString(clientAddress, 'clientAddress') },
+      () => ({ id: checkString(id, 'id'), peerAddress: checkString(peerAddress, 'peerAddress'), clientAddress: checkString(clientAddress, 'clientAddress') }),
       membersResponse,
       options,
     );
   }
 
   memberPromote(id: string, options: CallOptions = {}): Promise<MembersResponse> {
-    return this.request('leader', clusterService.MemberPromote, { id: checkString(id, 'id') }, membersResponse, options);
+    return this.request('leader', clusterService.MemberPromote, () => ({ id: checkString(id, 'id') }), membersResponse, options);
   }
 
   memberRemove(id: string, options: CallOptions = {}): Promise<MembersResponse> {
-    return this.request('leader', clusterService.MemberRemove, { id: checkString(id, 'id') }, membersResponse, options);
+    return this.request('leader', clusterService.MemberRemove, () => ({ id: checkString(id, 'id') }), membersResponse, options);
   }
 
   /** Asks the leader to hand leadership to `target` (default: the server picks a voter). */
   async transferLeader(target = '', options: CallOptions = {}): Promise<TransferLeaderResponse> {
-    const response = await this.request('leader', clusterService.TransferLeader, { target: checkString(target, 'target') }, (res) => ({ header: headerFromWire(res.header) }), options);
+    const response = await this.request('leader', clusterService.TransferLeader, () => ({ target: checkString(target, 'target') }), (res) => ({ header: headerFromWire(res.header) }), options);
     this.host.router.forgetLeader();
     return response;
   }

@@ -134,13 +134,16 @@ export interface LeaseReleaseRequest {
 export interface CallOptions {
   /** The call's deadline, retries included. Default: the client's requestTimeoutMs. */
   readonly timeoutMs?: number;
+  /** The deadline of each attempt within the call. Default: the client's attemptTimeoutMs. */
+  readonly attemptTimeoutMs?: number;
 }
 
 /** Options of a session's mutations. */
 export interface MutationOptions extends CallOptions {
   /**
    * Go ahead of the session's queued (not yet sent) mutations; still after the one in flight.
-   * The LeaseKeeper's grants and renewals use it so that a backlog of writes cannot starve them.
+   * Not counted against maxQueuedMutations. The LeaseKeeper's grants and renewals use it so that
+   * a backlog of writes cannot starve them.
    */
   readonly priority?: boolean;
 }

@@ -55,6 +55,8 @@ export class CoordWatch implements AsyncIterable<WatchEvent> {
   /** Set when the watch ends: null while running; 'done' when cancelled, else the error. */
   private ending: { error: unknown } | 'done' | null = null;
   private stream: StreamHandle | null = null;
+  /** Settles the stream being awaited (when the watch ends meanwhile). */
+  private interruptStream: (() => void) | null = null;
   private paused = false;
   private iterated = false;
   private readonly abort = new AbortController();
@@ -141,6 +143,7 @@ export class CoordWatch implements AsyncIterable<WatchEvent> {
     this.abort.abort();
     this.stream?.cancel();
     this.stream = null;
+    this.interruptStream?.();
     this.host.detach(this);
     if (how === 'done') this.buffer.length = 0;
     const waiter = this.waiter;
@@ -198,6 +201,7 @@ export class CoordWatch implements AsyncIterable<WatchEvent> {
       const settle = (r: { failure: RpcFailure | null; reason: string }): void => {
         if (settled) return;
         settled = true;
+        this.interruptStream = null;
         this.stream?.cancel();
         this.stream = null;
         this.paused = false;
@@ -206,10 +210,12 @@ export class CoordWatch implements AsyncIterable<WatchEvent> {
       const fail = (err: unknown): void => {
         if (settled) return;
         settled = true;
+        this.interruptStream = null;
         this.stream?.cancel();
         this.stream = null;
         reject(err);
       };
+      this.interruptStream = () => settle({ failure: null, reason: 'cancelled' });
       const request: hubha.coord.WatchRequest.$Properties = { key: this.key, prefix: this.prefix, startRevision: this.next, progressNotify: this.progressNotify };
       this.stream = this.host.transport.serverStream(endpoint, watchService.Watch, request, {
         onMessage: (message) => {
