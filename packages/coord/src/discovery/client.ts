@@ -46,7 +46,7 @@ export class DiscoveryUnreachableError extends Error {
 
 export interface ActiveHubWatchHandlers {
   onAnswer(answer: ActiveHubAnswer): void;
-  /** Once: null when the member ended the stream cleanly (shutting down), else the failure. */
+  /** Once, when the stream ends (the member shut down or became unreachable): null for a clean end, else the failure. */
   onEnd(error: Error | null): void;
 }
 
