@@ -12,3 +12,4 @@ export { hubSectionSchema, resolveHubSettings, checkHubFiles } from './config/hu
 export { startHubSidecar } from './sidecar.js';
 export type { HubSidecar } from './sidecar.js';
 export * from './vip/index.js';
+export * from './vip/index.js';
