@@ -65,6 +65,9 @@ export class LocalHubCluster {
   static async create(options: LocalClusterOptions): Promise<LocalHubCluster> {
     const dir = resolve(options.dir);
     await mkdir(dir, { recursive: true, mode: 0o755 });
+    // PostgreSQL runs as its own OS user: it must be able to traverse to its data directory
+    // (mkdtemp makes directories 0700).
+    await chmod(dir, 0o755);
     const hubs = options.hubs ?? ['hub1', 'hub2'];
     const witness = options.witness === undefined ? 'witness' : options.witness;
     const members: LocalMember[] = [];

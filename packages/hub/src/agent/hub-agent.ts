@@ -311,7 +311,14 @@ export class HubAgent {
     }
     const epoch = await this.acquire();
     if (epoch === null) return;
-    await this.promote(epoch, view);
+    await this.promote(epoch, view).catch((err: unknown) => this.promotionFailed(epoch, err));
+  }
+
+  /** A promotion (or bootstrap) that failed half-way: fence and give the lease back. */
+  private async promotionFailed(epoch: number, err: unknown): Promise<void> {
+    this.logger.error({ node: this.settings.name, epoch, err: err instanceof Error ? err.message : String(err) }, 'promotion failed: fencing and releasing the lease');
+    if (this.role === 'promoting') this.setRole('primary', epoch); // so demote() runs its full path
+    await this.demote('promotion failed', true);
   }
 
   private eligibility(snapshot: Extract<PgSnapshot, { up: true }>, view: StoreView): Eligibility {
@@ -431,6 +438,10 @@ export class HubAgent {
   private async tryBootstrap(): Promise<void> {
     const epoch = await this.acquire();
     if (epoch === null) return;
+    await this.bootstrap(epoch).catch((err: unknown) => this.promotionFailed(epoch, err));
+  }
+
+  private async bootstrap(epoch: number): Promise<void> {
     this.setRole('promoting', epoch);
     const p = this.settings.postgres;
     await this.pg.initPrimary({
