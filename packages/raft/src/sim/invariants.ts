@@ -82,6 +82,12 @@ export class InvariantChecker {
   /** The committed log, as first observed (by an apply or on a node's disk below its commit). */
   private readonly committed: (Entry | undefined)[] = [];
   private committedSource: (string | undefined)[] = [];
+  /**
+   * For each committed index, the lowest current term of a node that saw it committed: the
+   * leader that committed it had a term at most this. Leader completeness binds leaders of
+   * later terms only — a leader of an older term may still be elected by stale votes.
+   */
+  private readonly commitTermBound: (number | undefined)[] = [];
   /** Highest index known committed. */
   private maxCommitted = 0;
   /** Prefix state-machine states over the committed log: smAt[i] = state after applying 1..i. */
@@ -158,7 +164,9 @@ export class InvariantChecker {
   // ---- committed log, state machine safety --------------------------------------------------
 
   /** Records that `entry` is committed (seen by `source`); any disagreement is a violation. */
-  private recordCommitted(entry: Entry, source: string): void {
+  private recordCommitted(entry: Entry, source: string, observerTerm: number): void {
+    const bound = this.commitTermBound[entry.index];
+    if (bound === undefined || observerTerm < bound) this.commitTermBound[entry.index] = observerTerm;
     const known = this.committed[entry.index];
     if (known !== undefined) {
       if (!sameEntry(known, entry)) {
@@ -179,17 +187,17 @@ export class InvariantChecker {
   }
 
   /** A node's commit index reached `commit`: everything on its log up to there is committed. */
-  observeCommit(node: NodeId, commit: number, log: LogView, fromIndex: number): void {
+  observeCommit(node: NodeId, commit: number, log: LogView, fromIndex: number, observerTerm: number): void {
     const start = Math.max(fromIndex, log.snapIndex() + 1);
     const end = Math.min(commit, log.lastIndex());
     if (commit > log.lastIndex()) this.fail('storage-contract', `${node} hard state commit ${commit} beyond its last stored index ${log.lastIndex()}`);
-    for (let i = start; i <= end; i++) this.recordCommitted(log.entry(i)!, `${node} commit ${commit}`);
+    for (let i = start; i <= end; i++) this.recordCommitted(log.entry(i)!, `${node} commit ${commit}`, observerTerm);
   }
 
   /** `node` applied `entry` (the node checks the order). */
-  onApply(node: NodeId, entry: Entry): void {
+  onApply(node: NodeId, entry: Entry, observerTerm: number): void {
     this.counts.applied++;
-    this.recordCommitted(entry, `${node} applied`);
+    this.recordCommitted(entry, `${node} applied`, observerTerm);
     const mine = this.pending.get(node);
     const proposal = mine?.get(entry.index);
     if (proposal !== undefined) {
@@ -253,11 +261,13 @@ export class InvariantChecker {
 
   // ---- leader completeness ------------------------------------------------------------------
 
-  /** A new leader's log must hold every entry known committed. */
+  /** A new leader's log must hold every entry committed in an earlier term (Raft §5.4). */
   checkLeaderCompleteness(node: NodeId, term: number, log: LogView): void {
     for (let i = log.snapIndex() + 1; i <= this.maxCommitted; i++) {
       const committed = this.committed[i];
       if (committed === undefined) continue;
+      // Committed by a leader of a term >= ours (or not known to be earlier): not binding.
+      if ((this.commitTermBound[i] ?? Number.MAX_SAFE_INTEGER) >= term) continue;
       const has = log.term(i);
       if (has !== committed.term) {
         this.fail(

@@ -243,7 +243,7 @@ export class SimNode {
     if (stored !== undefined && stored.term !== entry.term) {
       checker.fail('storage-contract', `${this.id} applies (${entry.index},t${entry.term}) but its log has term ${stored.term} there`);
     }
-    checker.onApply(this.id, entry);
+    checker.onApply(this.id, entry, this.raft.status().term);
     this.sm.apply(entry);
   }
 

@@ -19,7 +19,7 @@ export function checkNodes(checker: InvariantChecker, nodes: Iterable<SimNode>):
     if (status.role === Role.Leader) node.onLeader(status.term);
     const commit = node.disk.hardState.commit;
     if (commit > node.observedCommit) {
-      checker.observeCommit(node.id, commit, node.disk, node.observedCommit + 1);
+      checker.observeCommit(node.id, commit, node.disk, node.observedCommit + 1, status.term);
       node.observedCommit = commit;
     }
   }
