@@ -17,7 +17,7 @@ export function kvHandlers(node: CoordNode): grpc.UntypedServiceImplementation {
   return {
     Put: unary<hubha.coord.PutRequest, hubha.coord.PutResponse.$Properties>(async (req) => {
       const result = expect(await mutate(node, req.clientId, req.seq, { put: { key: req.key, value: req.value, ...(req.lease ? { lease: req.lease } : {}), prevKv: req.prevKv } }), 'put') as PutResult;
-      return { header: header(node, false), ...(result.prevKv === null ? {} : { prevKv: keyValueToWire(result.prevKv) }) };
+      return { header: header(node, false, result.revision), ...(result.prevKv === null ? {} : { prevKv: keyValueToWire(result.prevKv) }) };
     }),
     Get: unary<hubha.coord.GetRequest, hubha.coord.GetResponse.$Properties>(async (req) => {
       await readable(node, req.serializable);
@@ -32,15 +32,15 @@ export function kvHandlers(node: CoordNode): grpc.UntypedServiceImplementation {
     }),
     Delete: unary<hubha.coord.DeleteRequest, hubha.coord.DeleteResponse.$Properties>(async (req) => {
       const result = expect(await mutate(node, req.clientId, req.seq, { delete: { key: req.key, prevKv: req.prevKv } }), 'delete') as DeleteResult;
-      return { header: header(node, false), deleted: result.deleted, prevKvs: result.prevKvs.map(keyValueToWire) };
+      return { header: header(node, false, result.revision), deleted: result.deleted, prevKvs: result.prevKvs.map(keyValueToWire) };
     }),
     DeleteRange: unary<hubha.coord.DeleteRangeRequest, hubha.coord.DeleteRangeResponse.$Properties>(async (req) => {
       const result = expect(await mutate(node, req.clientId, req.seq, { deleteRange: { prefix: req.prefix, prevKv: req.prevKv } }), 'delete-range') as DeleteResult;
-      return { header: header(node, false), deleted: result.deleted, prevKvs: result.prevKvs.map(keyValueToWire) };
+      return { header: header(node, false, result.revision), deleted: result.deleted, prevKvs: result.prevKvs.map(keyValueToWire) };
     }),
     Txn: unary<hubha.coord.TxnRequest, hubha.coord.TxnResponse.$Properties>(async (req) => {
       const result = expect(await mutate(node, req.clientId, req.seq, { txn: { compare: req.compare, success: req.success, failure: req.failure } }), 'txn') as TxnResult;
-      return { header: header(node, false), succeeded: result.succeeded, results: resultToWire(result).txn?.results ?? [] };
+      return { header: header(node, false, result.revision), succeeded: result.succeeded, results: resultToWire(result).txn?.results ?? [] };
     }),
   };
 }

@@ -15,17 +15,17 @@ export function leaseHandlers(node: CoordNode): grpc.UntypedServiceImplementatio
   return {
     Grant: unary<hubha.coord.LeaseGrantRequest, hubha.coord.LeaseGrantResponse.$Properties>(async (req) => {
       const result = (await mutate(node, req.clientId, req.seq, { leaseGrant: { name: req.name, holder: req.holder, ttlMs: req.ttlMs, metadata: req.metadata } })) as LeaseGrantResult;
-      return { header: header(node, false), granted: result.granted, lease: leaseInfoToWire(result.lease) };
+      return { header: header(node, false, result.revision), granted: result.granted, lease: leaseInfoToWire(result.lease) };
     }),
     KeepAlive: unary<hubha.coord.LeaseKeepAliveRequest, hubha.coord.LeaseKeepAliveResponse.$Properties>(async (req) => {
       const result = (await mutate(node, req.clientId, req.seq, {
         leaseRenew: { name: req.name, holder: req.holder, epoch: req.epoch, updateMetadata: req.updateMetadata, metadata: req.metadata },
       })) as LeaseRenewResult;
-      return { header: header(node, false), renewed: result.renewed, ...(result.lease === null ? {} : { lease: leaseInfoToWire(result.lease) }) };
+      return { header: header(node, false, result.revision), renewed: result.renewed, ...(result.lease === null ? {} : { lease: leaseInfoToWire(result.lease) }) };
     }),
     Release: unary<hubha.coord.LeaseReleaseRequest, hubha.coord.LeaseReleaseResponse.$Properties>(async (req) => {
       const result = (await mutate(node, req.clientId, req.seq, { leaseRelease: { name: req.name, holder: req.holder, epoch: req.epoch } })) as LeaseReleaseResult;
-      return { header: header(node, false), released: result.released, deleted: result.deleted, ...(result.lease === null ? {} : { lease: leaseInfoToWire(result.lease) }) };
+      return { header: header(node, false, result.revision), released: result.released, deleted: result.deleted, ...(result.lease === null ? {} : { lease: leaseInfoToWire(result.lease) }) };
     }),
     List: unary<hubha.coord.LeaseListRequest, hubha.coord.LeaseListResponse.$Properties>(async (req) => {
       await readable(node, req.serializable);

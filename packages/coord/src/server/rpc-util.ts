@@ -19,12 +19,13 @@ export function requestU64(value: unknown, field: string): number {
   throw invalidArgument('invalid-argument', `${field} must be a non-negative integer below 2^53`);
 }
 
-export function header(node: CoordNode, serializable: boolean): hubha.coord.ResponseHeader.$Properties {
+/** The response header; `revision` defaults to the store's (a mutation passes its own). */
+export function header(node: CoordNode, serializable: boolean, revision: number = node.state.revision): hubha.coord.ResponseHeader.$Properties {
   const status = node.raft.status();
   return {
     clusterId: node.clusterId,
     member: node.id,
-    revision: node.state.revision,
+    revision,
     raftTerm: status.term,
     leader: status.leader,
     serializable,

@@ -38,7 +38,8 @@ export function watchHandlers(node: CoordNode): grpc.UntypedServiceImplementatio
       if (!req.prefix && req.key === '') throw invalidArgument('invalid-key', 'key is required unless prefix is set');
       start = node.watchHub.watch({ key: req.key, prefix: req.prefix, startRevision });
     } catch (err) {
-      call.destroy(err instanceof RpcError ? (err.toServiceError() as Error) : (err as Error));
+      // grpc-js sends no status for destroy(); emitting 'error' ends the stream with the status.
+      call.emit('error', err instanceof RpcError ? err.toServiceError() : { code: 13, details: String(err) });
       return;
     }
     if (!start.ok) {
