@@ -11,7 +11,7 @@
 //  - pbts, then the .d.ts imports are rewritten as type-only ES imports
 //    (`import Long = require("long")` is not valid in an ES module under NodeNext).
 import { createRequire } from 'node:module';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -20,7 +20,7 @@ const { pbjs, pbts } = require('protobufjs-cli');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const protoDir = join(root, 'proto');
-const outDir = join(root, 'packages', 'proto', 'gen');
+let outDir = join(root, 'packages', 'proto', 'gen');
 const RUNTIME = 'protobufjs/minimal.js';
 
 function run(tool, args) {
@@ -67,9 +67,29 @@ async function generate(protoFile) {
 }
 
 const protos = (await readdir(protoDir)).filter((f) => f.endsWith('.proto')).sort();
-await rm(outDir, { recursive: true, force: true });
-await mkdir(outDir, { recursive: true });
-for (const f of protos) {
-  const name = await generate(join(protoDir, f));
-  console.log(`gen-proto: proto/${f} -> packages/proto/gen/${name}.js, ${name}.d.ts`);
+
+// Up to date (every output newer than every input and this script): nothing to do. Builds run
+// often and concurrently with tests that import the generated code, so never churn it needlessly.
+async function mtime(path) {
+  return (await stat(path).catch(() => null))?.mtimeMs ?? null;
+}
+const inputsNewest = Math.max(...(await Promise.all([...protos.map((f) => join(protoDir, f)), fileURLToPath(import.meta.url)].map(mtime))).map((t) => t ?? Infinity));
+const outputs = protos.flatMap((f) => [join(outDir, `${basename(f, '.proto')}.js`), join(outDir, `${basename(f, '.proto')}.d.ts`)]);
+const outputsOldest = Math.min(...(await Promise.all(outputs.map(mtime))).map((t) => t ?? -Infinity));
+if (outputsOldest >= inputsNewest) {
+  console.log('gen-proto: up to date');
+} else {
+  // Generate beside the output and swap it in, so readers never see a half-written directory.
+  const finalDir = outDir;
+  outDir = `${finalDir}.tmp-${process.pid}`;
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  for (const f of protos) {
+    const name = await generate(join(protoDir, f));
+    console.log(`gen-proto: proto/${f} -> packages/proto/gen/${name}.js, ${name}.d.ts`);
+  }
+  const old = `${finalDir}.old-${process.pid}`;
+  await rename(finalDir, old).catch(() => undefined);
+  await rename(outDir, finalDir);
+  await rm(old, { recursive: true, force: true });
 }
