@@ -9,6 +9,8 @@ import {
   HOST_OFFSET,
   bridgePort,
   hostMac,
+  intToIpv4,
+  ipv4ToInt,
   namespaceName,
   parseSubnet,
   subnetAddress,
@@ -16,7 +18,7 @@ import {
   validatePrefix,
   type Subnet,
 } from './names.js';
-import { PROBE_JS, RESPONDER_JS, type TcpProbeResult, type TcpTarget } from './probes.js';
+import { PROBER_JS, RESPONDER_JS, type TcpProbeResult, type TcpTarget } from './probes.js';
 import { run, type RunOptions, type RunResult } from './run.js';
 import { dropAllFilter, dropFromMacFilter, dropQdiscCommands, randomLossFilter } from './tc.js';
 
@@ -63,6 +65,11 @@ export interface NetemOptions {
   readonly lossPct?: number;
 }
 
+interface Prober {
+  readonly child: ChildProcess;
+  readonly pending: Map<number, { resolve: (r: TcpProbeResult[]) => void; reject: (e: Error) => void }>;
+}
+
 /** Filter priorities on a bridge port (the port that leads to the host being cut off). */
 const PREF_ISOLATE_IN = 10;
 const PREF_CUT_IP = 100; // + index of the sender: one-way cut (IPv4 only)
@@ -95,6 +102,8 @@ export class Lab {
   #exitHook: (() => void) | undefined;
   #faults: Promise<void> = Promise.resolve();
   #netemSupported: boolean | undefined;
+  readonly #probers = new Map<string, Prober>();
+  #probeSeq = 0;
 
   private constructor(prefix: string, hosts: readonly string[], subnet: Subnet) {
     this.prefix = prefix;
@@ -138,13 +147,23 @@ export class Lab {
   }
 
   /**
-   * A handle on a lab created earlier (by `lab up`, say) with the same prefix, hosts and subnet.
-   * Checks that every namespace exists and each host has its address. Processes it spawns are its
-   * own; destroy() removes the whole lab.
+   * A handle on a lab created earlier (by `lab up`, say). Without `hosts`/`subnet` they are read
+   * back from the namespaces (each host's eth0 address gives its place in the order). Checks that
+   * every namespace exists and each host has its address. Processes it spawns are its own;
+   * destroy() removes the whole lab.
    */
-  static async attach(options: Omit<LabOptions, 'replaceExisting' | 'cleanupOnExit'>): Promise<Lab> {
-    const lab = Lab.#validated(options);
-    const existing = new Set(await listLabNamespaces(lab.prefix));
+  static async attach(options: { readonly prefix: string; readonly hosts?: readonly string[]; readonly subnet?: string }): Promise<Lab> {
+    validatePrefix(options.prefix);
+    const names = await listLabNamespaces(options.prefix);
+    let hosts = options.hosts;
+    let subnet = options.subnet;
+    if (hosts === undefined || subnet === undefined) {
+      const found = await discoverHosts(options.prefix, names);
+      hosts ??= found.hosts;
+      subnet ??= found.subnet;
+    }
+    const lab = Lab.#validated({ prefix: options.prefix, hosts, subnet });
+    const existing = new Set(names);
     const missing = [lab.bridgeNamespace, ...lab.hosts.map((h) => lab.namespace(h))].filter((n) => !existing.has(n));
     if (missing.length > 0) throw new LabError('LAB_MISSING', `lab ${lab.prefix}: missing namespaces ${missing.join(', ')}`);
     for (const h of lab.hosts) {
@@ -263,16 +282,53 @@ export class Lab {
     return child;
   }
 
-  /** Connects from `from` to every target at once, each with `timeoutMs` (default 500). */
+  /**
+   * Connects from `from` to every target at once, each with `timeoutMs` (default 500). Runs in a
+   * prober process kept per host (started on first use, ended by destroy()).
+   */
   async tcpProbe(from: string, targets: readonly TcpTarget[], options: { timeoutMs?: number } = {}): Promise<TcpProbeResult[]> {
     const timeoutMs = options.timeoutMs ?? 500;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw new LabError('INVALID_ARGUMENT', `bad timeoutMs ${timeoutMs}`);
     for (const t of targets) checkPort(t.port);
-    const r = await this.exec(from, [process.execPath, '-e', PROBE_JS, '--', JSON.stringify({ targets, timeoutMs })], {
-      timeoutMs: timeoutMs + 10_000,
+    if (targets.length === 0) return [];
+    const prober = this.#prober(from);
+    const id = ++this.#probeSeq;
+    return new Promise<TcpProbeResult[]>((resolve, reject) => {
+      prober.pending.set(id, { resolve, reject });
+      prober.child.stdin?.write(`${JSON.stringify({ id, targets: targets.map((t) => ({ address: t.address, port: t.port })), timeoutMs })}\n`);
     });
-    const parsed: unknown = JSON.parse(r.stdout);
-    if (!Array.isArray(parsed) || parsed.length !== targets.length) throw new LabError('COMMAND_FAILED', `probe printed ${r.stdout}`);
-    return parsed as TcpProbeResult[];
+  }
+
+  #prober(host: string): Prober {
+    const existing = this.#probers.get(host);
+    if (existing) return existing;
+    const child = this.spawn(host, [process.execPath, '-e', PROBER_JS], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const prober: Prober = { child, pending: new Map() };
+    this.#probers.set(host, prober);
+    let buf = '';
+    let err = '';
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+      buf += c;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const msg = JSON.parse(line) as { id: number; results: TcpProbeResult[] };
+        const p = prober.pending.get(msg.id);
+        prober.pending.delete(msg.id);
+        p?.resolve(msg.results);
+      }
+    });
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      err = (err + c).slice(-2000);
+    });
+    child.stdin?.on('error', () => undefined);
+    child.once('exit', (code, signal) => {
+      if (this.#probers.get(host) === prober) this.#probers.delete(host);
+      for (const p of prober.pending.values()) p.reject(new LabError('COMMAND_FAILED', `prober in ${host} exited (${String(code ?? signal)}): ${err.trim()}`));
+      prober.pending.clear();
+    });
+    return prober;
   }
 
   async tcpConnect(from: string, address: string, port: number, options: { timeoutMs?: number } = {}): Promise<TcpProbeResult> {
@@ -369,6 +425,32 @@ export class Lab {
   /** Whether the kernel has sch_netem (delays possible). */
   netemSupported(): Promise<boolean> {
     return this.#probeNetem();
+  }
+
+  /**
+   * The faults in place, per host, in words: "isolated", "drops IPv4 from client", "egress:
+   * netem delay 50ms", "egress: random loss". Read from the kernel, so it also describes a lab
+   * someone else changed (e.g. with the CLI).
+   */
+  async faults(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const h of this.hosts) {
+      const list: string[] = [];
+      const f = await run(['tc', '-n', this.bridgeNamespace, 'filter', 'show', 'dev', bridgePort(h), 'parent', '1:'], { check: false });
+      const prefs = new Set([...f.stdout.matchAll(/\bpref (\d+)\b/g)].map((m) => Number(m[1])));
+      for (const pref of [...prefs].sort((a, b) => a - b)) {
+        if (pref === PREF_ISOLATE_IN) list.push('isolated');
+        else if (pref >= PREF_CUT_ALL) list.push(`drops everything from ${this.hosts[pref - PREF_CUT_ALL] ?? `host #${pref - PREF_CUT_ALL}`}`);
+        else if (pref >= PREF_CUT_IP) list.push(`drops IPv4 from ${this.hosts[pref - PREF_CUT_IP] ?? `host #${pref - PREF_CUT_IP}`}`);
+        else list.push(`filter pref ${pref}`);
+      }
+      const q = await run(['tc', '-n', this.namespace(h), 'qdisc', 'show', 'dev', HOST_IFACE], { check: false });
+      const netem = /qdisc netem \S+ root.*?(delay [^\n]*?|loss [^\n]*?)$/m.exec(q.stdout);
+      if (netem) list.push(`egress: netem ${(netem[1] ?? '').trim()}`);
+      else if (/qdisc htb 1: root/.test(q.stdout)) list.push('egress: random loss (bpf)');
+      out[h] = list;
+    }
+    return out;
   }
 
   /** SIGSTOP a process that lives in one of this lab's namespaces. */
@@ -521,6 +603,29 @@ export class Lab {
 export async function listLabNamespaces(prefix: string): Promise<string[]> {
   validatePrefix(prefix);
   return (await listNamespaces()).filter((n) => n.startsWith(`${prefix}.`));
+}
+
+/** Reads hosts (in address order) and the subnet back from a lab's namespaces. */
+async function discoverHosts(prefix: string, names: readonly string[]): Promise<{ hosts: string[]; subnet: string }> {
+  const found: Array<{ host: string; addr: number; prefixLength: number }> = [];
+  for (const ns of names) {
+    const host = ns.slice(prefix.length + 1);
+    if (host === BRIDGE_HOST) continue;
+    const r = await run(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', HOST_IFACE], { check: false });
+    const m = /"family":"inet","local":"([0-9.]+)","prefixlen":(\d+)/.exec(r.stdout);
+    const addr = m ? ipv4ToInt(m[1] as string) : undefined;
+    if (!m || addr === undefined) throw new LabError('LAB_MISSING', `lab ${prefix}: ${ns} has no IPv4 address on ${HOST_IFACE}`);
+    found.push({ host, addr, prefixLength: Number(m[2]) });
+  }
+  if (found.length === 0) throw new LabError('LAB_MISSING', `no lab ${prefix} (no host namespaces ${prefix}.*)`);
+  found.sort((a, b) => a.addr - b.addr);
+  const first = found[0] as (typeof found)[number];
+  const size = 2 ** (32 - first.prefixLength);
+  const network = first.addr - (first.addr % size);
+  found.forEach((f, i) => {
+    if (f.addr !== network + HOST_OFFSET + i) throw new LabError('LAB_MISSING', `lab ${prefix}: ${f.host} has an unexpected address ${intToIpv4(f.addr)}`);
+  });
+  return { hosts: found.map((f) => f.host), subnet: `${intToIpv4(network)}/${first.prefixLength}` };
 }
 
 /** All namespace names (`ip -j netns list`). */

@@ -1,7 +1,7 @@
 /**
  * Small Node programs run inside lab namespaces (`node -e`), so that tests can measure the
  * network from a host's point of view: a TCP responder that answers with a fixed text, and a
- * prober that connects to several targets at once with a timeout.
+ * prober that connects to several targets at once, each with a timeout.
  */
 
 /** argv: [port, reply]. Prints "listening" once bound on 0.0.0.0:port; answers `reply` and closes. */
@@ -15,13 +15,14 @@ process.on('SIGTERM', () => process.exit(0));
 `;
 
 /**
- * argv: [JSON {targets: [{address, port}], timeoutMs}]. Prints one JSON line: an array of
- * {address, port, ok, reply?, error?, ms}. ok = connected (reply = what came before end/timeout).
+ * A prober, run as a long-running process per host: one JSON request per stdin line
+ * ({id, targets, timeoutMs}), one JSON answer per stdout line ({id, results}). Saves a Node start
+ * per probe, which matters for tests that probe often.
  */
-export const PROBE_JS = `
+export const PROBER_JS = `
 const net = require('node:net');
-const { targets, timeoutMs } = JSON.parse(process.argv[1]);
-const one = (t) => new Promise((resolve) => {
+const readline = require('node:readline');
+const one = (t, timeoutMs) => new Promise((resolve) => {
   const t0 = Date.now();
   let connected = false, reply = '', done = false;
   const s = net.connect({ host: t.address, port: t.port });
@@ -33,7 +34,10 @@ const one = (t) => new Promise((resolve) => {
   s.on('end', () => finish({ ok: true, reply }));
   s.on('error', (e) => finish(connected ? { ok: true, reply } : { ok: false, error: e.code || String(e) }));
 });
-Promise.all(targets.map(one)).then((r) => { process.stdout.write(JSON.stringify(r) + '\\n'); });
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  const { id, targets, timeoutMs } = JSON.parse(line);
+  Promise.all(targets.map((t) => one(t, timeoutMs))).then((results) => process.stdout.write(JSON.stringify({ id, results }) + '\\n'));
+}).on('close', () => process.exit(0));
 `;
 
 export interface TcpTarget {

@@ -94,6 +94,14 @@ describe.skipIf(!permitted.ok)(title('lab: build, destroy, faults'), () => {
     expect((await lab.tcpConnect('hub1', '127.0.0.1', PORT)).reply).toBe('hub1');
   });
 
+  it('attach() finds the same lab again from its namespaces', async () => {
+    const again = await Lab.attach({ prefix: lab.prefix });
+    expect(again.hosts).toEqual(HOSTS);
+    expect(again.subnet).toBe('10.77.0.0/24');
+    expect(HOSTS.map((h) => again.address(h))).toEqual(HOSTS.map((h) => lab.address(h)));
+    await expect(Lab.attach({ prefix: `${lab.prefix}-nope` })).rejects.toMatchObject({ code: 'LAB_MISSING' });
+  });
+
   it('everybody reaches everybody at first', async () => {
     for (const h of HOSTS) expect(await reach(h)).toEqual(all(h, true));
   });
@@ -103,13 +111,21 @@ describe.skipIf(!permitted.ok)(title('lab: build, destroy, faults'), () => {
     expect(await reach('witness')).toEqual(all('witness', false));
     for (const h of others('witness')) expect(await reach(h)).toEqual(all(h, true, { witness: false }));
     await lab.isolate('witness'); // idempotent
+    expect(await lab.faults()).toEqual({
+      hub1: ['drops everything from witness'],
+      hub2: ['drops everything from witness'],
+      witness: ['isolated'],
+      client: ['drops everything from witness'],
+    });
     expect(await reach('client')).toEqual(all('client', true, { witness: false }));
     await lab.heal();
+    expect(Object.values(await lab.faults()).flat()).toEqual([]);
     for (const h of HOSTS) expect(await reach(h)).toEqual(all(h, true));
   });
 
   it('cutOneWay(from, to) drops exactly from->to packets', async () => {
     await lab.cutOneWay('client', 'hub1');
+    expect(await lab.faults()).toEqual({ hub1: ['drops IPv4 from client'], hub2: [], witness: [], client: [] });
     // TCP needs both directions: it fails both ways between the two...
     expect(await reach('client')).toEqual(all('client', true, { hub1: false }));
     expect(await reach('hub1')).toEqual(all('hub1', true, { client: false }));
@@ -243,5 +259,38 @@ describe.skipIf(!permitted.ok)(title('lab: leftovers of a crashed harness'), () 
     expect((await listLabNamespaces(survivor.prefix)).sort()).toEqual([`${survivor.prefix}.a`, `${survivor.prefix}.br`]);
     await survivor.destroy();
     expect(await listLabNamespaces(survivor.prefix)).toEqual([]);
+  });
+});
+
+describe.skipIf(!permitted.ok)(title('lab CLI'), () => {
+  const cli = fileURLToPath(new URL('../../deploy/lab/cli.ts', import.meta.url));
+  const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+  const prefix = ownedPrefix('hubha-tcli');
+
+  afterAll(async () => {
+    await cleanupStale(prefix);
+  });
+
+  const lab = (...args: string[]): Promise<{ code: number | null; out: string }> =>
+    new Promise((resolve) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', cli, ...args, '--prefix', prefix], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      c.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      c.once('exit', (code) => resolve({ code, out }));
+    });
+
+  it('up, status, down', async () => {
+    await cleanupOrphans('hubha-tcli');
+    const up = await lab('up', '--hosts', 'hub1,hub2');
+    expect(up.code, up.out).toBe(0);
+    expect(up.out).toContain(`${prefix}.hub2`);
+    expect(await listLabNamespaces(prefix)).toHaveLength(3); // outlives the CLI process
+    await (await Lab.attach({ prefix })).cutOneWay('hub2', 'hub1'); // (the `cut` verb is this call)
+    const st = await lab('status');
+    expect(st.code).toBe(0);
+    expect(st.out).toMatch(/hub1 .*10\.77\.0\.11\/24.*drops IPv4 from hub2/);
+    expect((await lab('down')).out).toContain('deleted');
+    expect(await listLabNamespaces(prefix)).toEqual([]);
   });
 });
