@@ -5,6 +5,7 @@ import type { NodeConfig } from '@hubha/coord';
 import { HubAgent } from './agent/hub-agent.js';
 import type { RaftPlacement, VipControl } from './agent/hub-agent.js';
 import { checkHubFiles, resolveHubSettings } from './config/hub-config.js';
+import { registerHubHealthRoutes } from './http/health-routes.js';
 import { PgBinaries } from './postgres/binaries.js';
 import { PostgresInstance } from './postgres/instance.js';
 import { resolvePgOsUser } from './postgres/os-user.js';
@@ -62,6 +63,7 @@ export async function startHubSidecar(config: NodeConfig, configFile: string, lo
       ? {}
       : { publishLocal: async (record) => (record === null ? rm(settings.activeHubFile!, { force: true }) : writeActiveHubFile(settings.activeHubFile!, record)) }),
   });
+  const offHealth = node.http === null ? () => undefined : registerHubHealthRoutes(node.http, agent);
   agent.start();
   let closed = false;
   return {
@@ -70,6 +72,7 @@ export async function startHubSidecar(config: NodeConfig, configFile: string, lo
     async close() {
       if (closed) return;
       closed = true;
+      offHealth();
       await agent.close();
       await client.close();
       await node.close();

@@ -88,6 +88,7 @@ export class HubAgent {
   private lastError: string | null = null;
   private vipHeld: boolean | null = null;
   private lastSnapshot: PgSnapshot | null = null;
+  private lastStoreView: StoreView | null = null;
   private readonly roleListeners = new Set<(role: AgentRole, epoch: number | null) => void>();
 
   constructor(private readonly options: HubAgentOptions) {
@@ -105,6 +106,11 @@ export class HubAgent {
   /** The last PostgreSQL observation (for the health endpoints). */
   postgresSnapshot(): PgSnapshot | null {
     return this.lastSnapshot;
+  }
+
+  /** The last store view the loop read (for the health endpoints' lag check). */
+  storeView(): StoreView | null {
+    return this.lastStoreView;
   }
 
   onRoleChange(listener: (role: AgentRole, epoch: number | null) => void): () => void {
@@ -141,6 +147,7 @@ export class HubAgent {
       const snapshot = await this.pg.observe();
       this.lastSnapshot = snapshot;
       const view = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
+      if (view !== null) this.lastStoreView = view;
       if (this.role === 'primary') await this.tickPrimary(snapshot, view);
       else if (this.role !== 'demoting' && this.role !== 'promoting') await this.tickNotPrimary(snapshot, view);
       if (view !== null) await this.maybeReport(snapshot);
