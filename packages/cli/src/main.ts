@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadNodeConfig } from '@hubha/coord';
 import { CoordClientError } from '@hubha/coord';
+import { resolveHubSettings } from '@hubha/hub';
 import { runNode } from './commands/run.js';
 import { UsageError } from './commands/endpoints.js';
 import { registerKvCommands } from './commands/kv.js';
@@ -33,7 +34,11 @@ program
   .description('check a configuration file; prints what is wrong with it, by key')
   .action(async (file: string) => {
     const config = await loadNodeConfig(file);
-    process.stdout.write(`${file}: ok (cluster ${config.cluster.id}, node ${config.node.name}, ${config.cluster.members.length} members)\n`);
+    const role = config.role ?? config.cluster.members.find((m) => m.name === config.node.name)?.role ?? 'witness';
+    if (role === 'hub') resolveHubSettings(config, file);
+    const voters = config.cluster.members.length;
+    process.stdout.write(`${file}: ok (cluster ${config.cluster.id}, node ${config.node.name}, role ${role}, ${voters} members)\n`);
+    if (voters % 2 === 0) process.stderr.write(`warning: ${voters} voting members: an even number tolerates no more failures than ${voters - 1}\n`);
   });
 
 registerMemberCommands(program);
