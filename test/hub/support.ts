@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ACTIVE_HUB_KEY, SYNC_STANDBY_KEY, CoordClient, activeHubSchema, parseRecord, syncStandbySchema } from '@hubha/coord';
+import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, SYNC_STANDBY_KEY, CoordClient, activeHubSchema, parseRecord, syncStandbySchema } from '@hubha/coord';
 import type { ActiveHub, SyncStandby } from '@hubha/coord';
 import type { LocalHubCluster } from '../../deploy/local/local-cluster.js';
 
@@ -63,4 +63,146 @@ export async function waitHealthy(cluster: LocalHubCluster, client: CoordClient,
 
 export async function connectClient(cluster: LocalHubCluster): Promise<CoordClient> {
   return CoordClient.connect({ endpoints: cluster.endpoints(), requestTimeoutMs: 5000 });
+}
+
+/** A client of one hub's PostgreSQL as the superuser over its unix socket (caller ends it). */
+export async function pgClient(cluster: LocalHubCluster, hub: string, options: { connectMs?: number; queryMs?: number; statementTimeoutMs?: number } = {}): Promise<pg.Client> {
+  const client = new pg.Client({
+    ...cluster.pgSocketConfig(hub),
+    connectionTimeoutMillis: options.connectMs ?? 2000,
+    ...(options.queryMs === undefined ? {} : { query_timeout: options.queryMs }),
+    ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+  });
+  // An error on an idle connection (the server was killed) must not crash the test process.
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/**
+ * Ends a client without waiting on the server for long: a backend blocked (in a synchronous
+ * replication wait) never reads the Terminate message, so end() alone could hang.
+ */
+export async function endQuietly(client: pg.Client, waitMs = 1000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    client.end().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), waitMs))),
+  ]);
+  clearTimeout(timer);
+  if (!ended) (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+}
+
+/** The hub's PostgreSQL answers and is a primary (not in recovery). */
+export async function isWritablePrimary(cluster: LocalHubCluster, hub: string): Promise<boolean> {
+  const rows = await query<{ r: boolean }>(cluster, hub, 'SELECT pg_is_in_recovery() AS r', [], 2000).catch(() => null);
+  return rows !== null && rows[0]?.r === false;
+}
+
+/** Waits until `standby` streams from `primary` (and is its synchronous standby when asked). */
+export async function waitStreaming(cluster: LocalHubCluster, primary: string, standby: string, options: { sync?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  await waitFor(
+    `${standby} streaming from ${primary}${options.sync === true ? ' (sync)' : ''}`,
+    async () => {
+      const rows = await query<{ application_name: string; state: string; sync_state: string }>(cluster, primary, 'SELECT application_name, state, sync_state FROM pg_stat_replication', [], 2000);
+      return rows.some((r) => r.application_name === standby && r.state === 'streaming' && (options.sync !== true || r.sync_state === 'sync'));
+    },
+    options.timeoutMs ?? 60_000,
+    200,
+  );
+}
+
+/** The active-hub lease as the store reports it (null when free). */
+export async function readLease(client: CoordClient): Promise<{ holder: string; epoch: number; renewCount: number; remainingMs: number | null } | null> {
+  const res = await client.session('test-reader').leaseList(ACTIVE_HUB_LEASE, { timeoutMs: 2000 });
+  const found = res.leases.find((l) => l.lease.name === ACTIVE_HUB_LEASE);
+  return found === undefined ? null : { holder: found.lease.holder, epoch: found.lease.epoch, renewCount: found.lease.renewCount, remainingMs: found.remainingMs };
+}
+
+/** Log lines of a member with this message (pino JSON; `time` is epoch ms). */
+export async function logLines(cluster: LocalHubCluster, name: string, msg: string): Promise<Record<string, unknown>[]> {
+  return (await cluster.logs(name)).filter((l) => l.msg === msg);
+}
+
+export interface Ack {
+  readonly id: number;
+  /** The hub whose PostgreSQL acknowledged the commit. */
+  readonly hub: string;
+  /** The server's identity: max(epoch) of its hubha.promotions, read in the acknowledged statement. */
+  readonly serverEpoch: number;
+  /** The epoch of the active-hub record the writer followed to that server. */
+  readonly recordEpoch: number;
+  /** performance.now() when the acknowledgement arrived. */
+  readonly at: number;
+}
+
+/**
+ * A client writing continuously, one row per statement with unique increasing ids, to whichever
+ * hub the store's active-hub record names, over its unix socket. On any error it drops the
+ * connection, re-reads the record and goes on with the next id (the failed id is "in doubt":
+ * it may or may not have committed). Only commits that returned successfully are acknowledged.
+ */
+export class ContinuousWriter {
+  readonly acks: Ack[] = [];
+  readonly attempted = new Set<number>();
+  readonly errors: { id: number | null; hub: string | null; message: string; at: number }[] = [];
+  private nextId = 1;
+  private stopped = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly cluster: LocalHubCluster,
+    private readonly client: CoordClient,
+    private readonly table: string,
+    private readonly options: { queryMs?: number } = {},
+  ) {}
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  acksFrom(hub: string): Ack[] {
+    return this.acks.filter((a) => a.hub === hub);
+  }
+
+  private async run(): Promise<void> {
+    let conn: { hub: string; recordEpoch: number; pg: pg.Client } | null = null;
+    while (!this.stopped) {
+      if (conn === null) {
+        const record = await readActiveHub(this.client).catch(() => null);
+        if (record === null) {
+          await sleep(50);
+          continue;
+        }
+        try {
+          conn = { hub: record.name, recordEpoch: record.epoch, pg: await pgClient(this.cluster, record.name, { connectMs: 1000, queryMs: this.options.queryMs ?? 5000 }) };
+        } catch (err) {
+          this.errors.push({ id: null, hub: record.name, message: `connect: ${String(err)}`, at: performance.now() });
+          await sleep(50);
+          continue;
+        }
+      }
+      const id = this.nextId++;
+      this.attempted.add(id);
+      try {
+        const res = await conn.pg.query<{ epoch: string }>(`INSERT INTO ${this.table} (id, epoch) VALUES ($1, (SELECT max(epoch) FROM hubha.promotions)) RETURNING epoch::text`, [id]);
+        this.acks.push({ id, hub: conn.hub, serverEpoch: Number(res.rows[0]!.epoch), recordEpoch: conn.recordEpoch, at: performance.now() });
+      } catch (err) {
+        this.errors.push({ id, hub: conn.hub, message: String(err), at: performance.now() });
+        const dead = conn.pg;
+        conn = null;
+        void endQuietly(dead);
+        await sleep(20);
+      }
+    }
+    if (conn !== null) await endQuietly(conn.pg);
+  }
 }
