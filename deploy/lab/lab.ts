@@ -527,7 +527,13 @@ export class Lab {
 
   /** Loopback up; IPv6 off (no link-local chatter, DAD or router solicitations in the lab). */
   async #prepareNamespace(ns: string): Promise<void> {
-    await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    const keys = ['net.ipv6.conf.all.disable_ipv6', 'net.ipv6.conf.default.disable_ipv6'];
+    const r = await run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...keys.map((k) => `${k}=1`)], { check: false });
+    if (r.exitCode !== 0) {
+      // No sysctl (procps) here: the same writes with Node. /proc/sys/net is the namespace's own.
+      const files = keys.map((k) => `/proc/sys/${k.replace(/\./g, '/')}`);
+      await run(['ip', 'netns', 'exec', ns, process.execPath, '-e', `for (const f of ${JSON.stringify(files)}) require('node:fs').writeFileSync(f, '1')`]);
+    }
     await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   }
 

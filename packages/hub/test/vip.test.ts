@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,13 @@ import { VipManager, VipReconciler } from '../src/vip/index.js';
  * take turns holding 10.77.0.100/24 and the client, on the same bridge, must follow.
  */
 
-const permitted = await labPermitted();
+const permitted = await (async () => {
+  const lab = await labPermitted();
+  if (!lab.ok) return lab;
+  const arping = spawnSync('arping', ['-V'], { stdio: 'ignore' });
+  if (arping.error) return { ok: false as const, reason: 'arping (iputils-arping) is not installed' };
+  return lab;
+})();
 if (!permitted.ok) console.warn(`[vip.test] SKIPPED: ${permitted.reason}`);
 const title = permitted.ok ? 'VIP in a network-namespace lab' : `VIP in a network-namespace lab (skipped: ${permitted.reason})`;
 
