@@ -239,7 +239,8 @@ export class Lab {
   /**
    * Starts a long-running process inside the host's namespace and returns it. `ip netns exec`
    * execs the command in place, so `child.pid` is the command's own PID. The lab tracks it and
-   * ends it (by PID) in destroy().
+   * ends it (by PID) in destroy(). stdout/stderr are pipes by default: read them (a chatty
+   * process blocks once a pipe is full) or pass `stdio`.
    */
   spawn(host: string, argv: readonly string[], options: LabSpawnOptions = {}): ChildProcess {
     this.#checkAlive();
@@ -813,6 +814,7 @@ function waitForLine(child: ChildProcess, text: string, timeoutMs: number): Prom
 export async function labPermitted(): Promise<{ ok: true } | { ok: false; reason: string }> {
   const probe = `${ownedPrefix('hubha-probe')}.x`;
   try {
+    await cleanupOrphans('hubha-probe').catch(() => undefined); // a probe interrupted by a crash
     const r = await run(['ip', 'netns', 'add', probe], { check: false });
     if (r.exitCode !== 0) return { ok: false, reason: `"ip netns add" is not permitted here: ${r.stderr.trim()}` };
     await run(['ip', 'netns', 'del', probe], { check: false });
