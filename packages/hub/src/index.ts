@@ -12,4 +12,3 @@ export { hubSectionSchema, resolveHubSettings, checkHubFiles } from './config/hu
 export { startHubSidecar } from './sidecar.js';
 export type { HubSidecar } from './sidecar.js';
 export * from './vip/index.js';
-export * from './vip/index.js';
