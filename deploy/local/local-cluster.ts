@@ -7,11 +7,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 
 export const HUBHA_CLI = resolve(import.meta.dirname, '../../packages/cli/dist/main.js');
 export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
@@ -49,6 +49,11 @@ export interface LocalClusterOptions {
   readonly logLevel?: string;
   /** Extra per-hub settings merged into the hub section (hooks, tags, vip …). */
   readonly hubExtra?: (name: string) => Record<string, unknown>;
+  /**
+   * Start each sidecar in its own process group, so that a terminal's Ctrl-C reaches only the
+   * parent, which then stops the members in order (npm start). Default false.
+   */
+  readonly detached?: boolean;
 }
 
 export class LocalHubCluster {
@@ -60,6 +65,7 @@ export class LocalHubCluster {
     readonly members: readonly LocalMember[],
     readonly passwordFile: string,
     readonly password: string,
+    private readonly detached = false,
   ) {}
 
   static async create(options: LocalClusterOptions): Promise<LocalHubCluster> {
@@ -86,9 +92,39 @@ export class LocalHubCluster {
     const passwordFile = join(dir, 'replication.pass');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     await chmod(passwordFile, 0o600);
-    const cluster = new LocalHubCluster(dir, members, passwordFile, password);
+    const cluster = new LocalHubCluster(dir, members, passwordFile, password, options.detached === true);
     for (const member of members) await cluster.writeConfig(member, options);
     return cluster;
+  }
+
+  /**
+   * Reopens a cluster that create() laid out in `dir` earlier (same members, ports, password and
+   * data), so that a restart keeps the data. Null when `dir` holds no complete layout.
+   */
+  static async open(dirPath: string, options: { detached?: boolean } = {}): Promise<LocalHubCluster | null> {
+    const dir = resolve(dirPath);
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    const passwordFile = join(dir, 'replication.pass');
+    const password = (await readFile(passwordFile, 'utf8').catch(() => null))?.trim();
+    const first = entries.filter((e) => e.endsWith('.yaml')).sort()[0];
+    if (password === undefined || password === '' || first === undefined) return null;
+    type Config = { cluster?: { members?: { name: string; peer: string; client: string; http: string; role: 'hub' | 'witness' }[] }; hub?: { postgres?: { port?: number } } };
+    const read = async (name: string): Promise<Config | null> => {
+      const text = await readFile(join(dir, name), 'utf8').catch(() => null);
+      return text === null ? null : (parse(text) as Config);
+    };
+    const listed = (await read(first))?.cluster?.members;
+    if (listed === undefined || listed.length === 0) return null;
+    const members: LocalMember[] = [];
+    for (const m of listed) {
+      let pgPort: number | null = null;
+      if (m.role === 'hub') {
+        pgPort = (await read(`${m.name}.yaml`))?.hub?.postgres?.port ?? null;
+        if (pgPort === null) return null;
+      } else if (!entries.includes(`${m.name}.yaml`)) return null;
+      members.push({ name: m.name, role: m.role, peer: m.peer, client: m.client, http: m.http, pgPort });
+    }
+    return new LocalHubCluster(dir, members, passwordFile, password, options.detached === true);
   }
 
   configFile(name: string): string {
@@ -145,7 +181,7 @@ export class LocalHubCluster {
   start(name: string): ChildProcess {
     if (this.processes.has(name)) throw new Error(`${name} is already running`);
     const log = createWriteStream(this.logFile(name), { flags: 'a' });
-    const child = spawn(process.execPath, [HUBHA_CLI, 'run', '--config', this.configFile(name)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [HUBHA_CLI, 'run', '--config', this.configFile(name)], { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     this.processes.set(name, child);
