@@ -211,7 +211,9 @@ async function runRound(cluster: LocalHubCluster, store: CoordClient, round: num
     PROBE_INTERVAL_MS,
   );
   const rejoin = (performance.now() - restartAt) / 1000;
-  log(`round ${round}: ${old} restarted and streaming from ${standby} after ${rejoin.toFixed(3)} s`);
+  const rejoined = (await cluster.logs(old)).filter((l) => l.msg === 'rejoined as a standby' && since(l)).at(-1);
+  const how = rejoined === undefined ? '' : ` (rewind: ${String(rejoined.rewind)}, crash recovery: ${String(rejoined.crashRecovered)})`;
+  log(`round ${round}: ${old} restarted and streaming from ${standby} after ${rejoin.toFixed(3)} s${how}`);
   return { killed: old, promotedHub: standby, failover_s: firstWrite, phases, rejoin_s: rejoin, acked: acked.length - ackedBefore };
 }
 
