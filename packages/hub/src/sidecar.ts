@@ -6,6 +6,8 @@ import { HubAgent } from './agent/hub-agent.js';
 import type { RaftPlacement, VipControl } from './agent/hub-agent.js';
 import { checkHubFiles, resolveHubSettings } from './config/hub-config.js';
 import { registerHubHealthRoutes } from './http/health-routes.js';
+import { VipManager } from './vip/manager.js';
+import { toVipControl } from './vip/control.js';
 import { PgBinaries } from './postgres/binaries.js';
 import { PostgresInstance } from './postgres/instance.js';
 import { resolvePgOsUser } from './postgres/os-user.js';
@@ -20,8 +22,10 @@ export interface HubSidecar {
  * The hub sidecar: a member of the coordination store (Raft) plus the agent that runs
  * PostgreSQL, the VIP and the published address on the active-hub lease.
  */
-export async function startHubSidecar(config: NodeConfig, configFile: string, logger: Logger, vip: VipControl | null = null): Promise<HubSidecar> {
+export async function startHubSidecar(config: NodeConfig, configFile: string, logger: Logger): Promise<HubSidecar> {
   const settings = resolveHubSettings(config, configFile);
+  const vipManager = settings.vip === null ? null : new VipManager({ address: settings.vip.address, interface: settings.vip.interface, logger });
+  const vip: VipControl | null = vipManager === null ? null : toVipControl(vipManager);
   await checkHubFiles(settings, configFile);
   const osUser = await resolvePgOsUser({ name: settings.postgres.osUser });
   const binaries = await PgBinaries.locate({ binDir: settings.postgres.binDir, user: osUser });
@@ -74,6 +78,7 @@ export async function startHubSidecar(config: NodeConfig, configFile: string, lo
       closed = true;
       offHealth();
       await agent.close();
+      await vipManager?.close();
       await client.close();
       await node.close();
     },

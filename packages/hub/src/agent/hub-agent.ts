@@ -84,6 +84,7 @@ export class HubAgent {
   private lastLeadershipMove = 0;
   private wrongSourceLoops = 0;
   private notStreamingSince: number | null = null;
+  private waitingToFollowLogged = false;
   private lastEligibility: Eligibility | null = null;
   private lastError: string | null = null;
   private vipHeld: boolean | null = null;
@@ -149,7 +150,11 @@ export class HubAgent {
       const view = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
       if (view !== null) this.lastStoreView = view;
       if (this.role === 'primary') await this.tickPrimary(snapshot, view);
-      else if (this.role !== 'demoting' && this.role !== 'promoting') await this.tickNotPrimary(snapshot, view);
+      else if (this.role !== 'demoting' && this.role !== 'promoting') {
+        // A hub never holds the VIP without the lease (e.g. after a crash and restart).
+        if (this.options.vip !== null) this.vipHeld = (await this.options.vip.reconcile(false)).held;
+        await this.tickNotPrimary(snapshot, view);
+      }
       if (view !== null) await this.maybeReport(snapshot);
       this.lastError = null;
     } catch (err) {
@@ -290,7 +295,17 @@ export class HubAgent {
         }
         return;
       }
-      if (!snapshot.running) await this.pg.start().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not start PostgreSQL'));
+      if (snapshot.running) return;
+      // Without the lease PostgreSQL may only come up as a standby. A data directory without
+      // standby.signal (a fenced former primary, or a follow that stopped half-way) would come
+      // up writable: leave it stopped until there is an active hub to follow.
+      if (!(await this.hasStandbySignal())) {
+        if (!this.waitingToFollowLogged) this.logger.warn({ node: me, holder: view.lease?.holder ?? null }, 'not starting PostgreSQL: it is not set up as a standby and this hub does not hold the lease; waiting for an active hub to follow');
+        this.waitingToFollowLogged = true;
+        return;
+      }
+      this.waitingToFollowLogged = false;
+      await this.pg.start().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not start PostgreSQL'));
       return;
     }
     // A running standby.
@@ -543,6 +558,12 @@ export class HubAgent {
   private async hasData(): Promise<boolean> {
     const entries = await readdir(this.settings.postgres.dataDir).catch(() => [] as string[]);
     return entries.includes('PG_VERSION');
+  }
+
+  /** A start would bring PostgreSQL up in recovery (as a standby), not as a primary. */
+  private async hasStandbySignal(): Promise<boolean> {
+    const entries = await readdir(this.settings.postgres.dataDir).catch(() => [] as string[]);
+    return entries.includes('standby.signal');
   }
 
   private setRole(role: AgentRole, epoch: number | null): void {
