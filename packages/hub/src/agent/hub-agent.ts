@@ -89,6 +89,8 @@ export class HubAgent {
   private lastError: string | null = null;
   private vipHeld: boolean | null = null;
   private lastSnapshot: PgSnapshot | null = null;
+  /** performance.now() when lastSnapshot was taken (the store read that follows may take a while). */
+  private lastSnapshotAt = 0;
   private lastStoreView: StoreView | null = null;
   private readonly roleListeners = new Set<(role: AgentRole, epoch: number | null) => void>();
 
@@ -147,6 +149,7 @@ export class HubAgent {
     try {
       const snapshot = await this.pg.observe();
       this.lastSnapshot = snapshot;
+      this.lastSnapshotAt = performance.now();
       const view = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
       if (view !== null) this.lastStoreView = view;
       if (this.role === 'primary') await this.tickPrimary(snapshot, view);
@@ -197,12 +200,17 @@ export class HubAgent {
    * the only standby that may be promoted without an operator.
    */
   private async manageSynchronous(snapshot: Extract<PgSnapshot, { inRecovery: false }>, view: StoreView | null, epoch: number): Promise<void> {
-    if (this.settings.synchronous === 'off' || view === null) return;
+    if (this.settings.synchronous === 'off') return;
     const others = this.settings.hubs.filter((h) => h !== this.settings.name);
     const streaming = snapshot.standbys.find((s) => others.includes(s.applicationName) && s.state === 'streaming');
+    // PostgreSQL's observation: the clock runs while the store is unreadable too (losing a
+    // standby that was the Raft leader costs an election), so the drop comes as soon as the
+    // store answers again rather than syncDropAfterMs after that.
+    if (streaming !== undefined) this.notStreamingSince = null;
+    else this.notStreamingSince ??= this.lastSnapshotAt;
+    if (view === null) return;
     const recorded = view.sync?.primary === this.settings.name && view.sync.epoch === epoch ? view.sync.standby : undefined;
     if (streaming !== undefined) {
-      this.notStreamingSince = null;
       if (!snapshot.synchronousStandbyNames.includes(`"${streaming.applicationName}"`) && !snapshot.synchronousStandbyNames.includes(streaming.applicationName)) {
         await this.pg.setSynchronousStandbys([streaming.applicationName], { strict: this.settings.synchronous === 'strict' });
         return; // record once PostgreSQL reports it as sync
@@ -212,10 +220,8 @@ export class HubAgent {
       }
       return;
     }
-    const now = performance.now();
-    this.notStreamingSince ??= now;
     if (this.settings.synchronous === 'strict') return; // strict: commits wait; never weaken
-    if (now - this.notStreamingSince < this.settings.timings.syncDropAfterMs) return;
+    if (performance.now() - this.notStreamingSince! < this.settings.timings.syncDropAfterMs) return;
     if (recorded !== null) {
       // Record before weakening: if this write fails, we do not drop to asynchronous.
       if (!(await this.writeSyncRecord(epoch, null))) return;
@@ -440,6 +446,7 @@ export class HubAgent {
 
   private async becomePrimary(epoch: number, kind: HistoryEntry['kind'] | 'resumed', from: string | null): Promise<void> {
     const me = this.settings.name;
+    this.notStreamingSince = null; // not a clock left over from an earlier term
     this.setRole('primary', epoch);
     // The database itself records which fencing epoch promoted it (not awaited in strict mode,
     // where the write waits for a standby).
