@@ -54,6 +54,16 @@ export interface LocalClusterOptions {
    * parent, which then stops the members in order (npm start). Default false.
    */
   readonly detached?: boolean;
+  /**
+   * Where each member lives (default 127.0.0.1 for all). A lab test gives each member its
+   * namespace's address and `spawn` to start the process inside that namespace.
+   */
+  readonly host?: (name: string) => string;
+  readonly spawn?: (name: string, argv: readonly string[]) => ChildProcess;
+  /** Address ranges allowed to replicate and to connect (default 127.0.0.0/8). */
+  readonly cidrs?: readonly string[];
+  /** One PostgreSQL port for every hub (hubs on separate hosts); default: a free port each. */
+  readonly pgPort?: number;
 }
 
 export class LocalHubCluster {
@@ -66,6 +76,7 @@ export class LocalHubCluster {
     readonly passwordFile: string,
     readonly password: string,
     private readonly detached = false,
+    private readonly options: Pick<LocalClusterOptions, 'host' | 'spawn'> = {},
   ) {}
 
   static async create(options: LocalClusterOptions): Promise<LocalHubCluster> {
@@ -79,20 +90,21 @@ export class LocalHubCluster {
     const members: LocalMember[] = [];
     for (const name of [...hubs, ...(witness === null ? [] : [witness])]) {
       const role = hubs.includes(name) ? 'hub' : 'witness';
+      const host = options.host?.(name) ?? '127.0.0.1';
       members.push({
         name,
         role,
-        peer: `127.0.0.1:${await freePort()}`,
-        client: `127.0.0.1:${await freePort()}`,
-        http: `127.0.0.1:${await freePort()}`,
-        pgPort: role === 'hub' ? await freePort() : null,
+        peer: `${host}:${await freePort()}`,
+        client: `${host}:${await freePort()}`,
+        http: `${host}:${await freePort()}`,
+        pgPort: role === 'hub' ? (options.pgPort ?? (await freePort())) : null,
       });
     }
     const password = randomBytes(18).toString('base64url');
     const passwordFile = join(dir, 'replication.pass');
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
     await chmod(passwordFile, 0o600);
-    const cluster = new LocalHubCluster(dir, members, passwordFile, password, options.detached === true);
+    const cluster = new LocalHubCluster(dir, members, passwordFile, password, options.detached === true, options);
     for (const member of members) await cluster.writeConfig(member, options);
     return cluster;
   }
@@ -163,10 +175,10 @@ export class LocalHubCluster {
           binDir: PG_BIN_DIR,
           dataDir: this.pgDataDir(member.name),
           port: member.pgPort,
-          listenAddresses: ['127.0.0.1'],
+          listenAddresses: [options.host?.(member.name) ?? '127.0.0.1'],
           replicationPasswordFile: this.passwordFile,
-          peerCidrs: ['127.0.0.0/8'],
-          clientCidrs: ['127.0.0.0/8'],
+          peerCidrs: options.cidrs ?? ['127.0.0.0/8'],
+          clientCidrs: options.cidrs ?? ['127.0.0.0/8'],
           settings: { shared_buffers: '16MB', max_connections: 30, wal_keep_size: '128MB' },
         },
         synchronous: options.synchronous ?? 'on',
@@ -181,9 +193,10 @@ export class LocalHubCluster {
   start(name: string): ChildProcess {
     if (this.processes.has(name)) throw new Error(`${name} is already running`);
     const log = createWriteStream(this.logFile(name), { flags: 'a' });
-    const child = spawn(process.execPath, [HUBHA_CLI, 'run', '--config', this.configFile(name)], { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
+    const argv = [process.execPath, HUBHA_CLI, 'run', '--config', this.configFile(name)];
+    const child = this.options.spawn?.(name, argv) ?? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
     this.processes.set(name, child);
     this.exits.set(
       name,
@@ -236,7 +249,7 @@ export class LocalHubCluster {
   }
 
   pgAddress(name: string): { host: string; port: number } {
-    return { host: '127.0.0.1', port: this.member(name).pgPort! };
+    return { host: this.options.host?.(name) ?? '127.0.0.1', port: this.member(name).pgPort! };
   }
 
   /**
