@@ -15,7 +15,8 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CoordClient } from '@hubha/coord';
 import { HUBHA_CLI, LocalHubCluster, PG_BIN_DIR } from './local-cluster.js';
-import { connectStore, missingPgBinaries, readActiveHub, replication, sleep } from './probe.js';
+import { connectStore, missingPgBinaries, readActiveHub, readSyncStandby, replication, sleep } from './probe.js';
+import type { ReplicationRow } from './probe.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const DEFAULT_DIR = join(REPO, '.data', 'local');
@@ -249,11 +250,12 @@ async function main(): Promise<void> {
     const order = [...hubs.filter((h) => h !== active), ...hubs.filter((h) => h === active), ...c.members.filter((m) => m.role === 'witness').map((m) => m.name)];
     for (const name of order) {
       const child = c.processes.get(name);
-      if (child === undefined) continue;
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await c.kill(name, 'SIGTERM');
-      clearTimeout(timer);
-      event(`${name} sidecar (PID ${child.pid}) stopped${child.signalCode === 'SIGKILL' ? ' (SIGKILL after 20 s)' : ''}`);
+      if (child !== undefined) {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await c.kill(name, 'SIGTERM');
+        clearTimeout(timer);
+        event(`${name} sidecar (PID ${child.pid}) stopped${child.signalCode === 'SIGKILL' ? ' (SIGKILL after 20 s)' : ''}`);
+      }
       if (c.member(name).role === 'hub') {
         // A standby's sidecar leaves PostgreSQL running (it outlives sidecar restarts): stop it
         // with a fast shutdown (SIGINT to the postmaster).
@@ -331,7 +333,19 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Synchronous mode: the standby may take over only once it is synchronous and recorded as
+  // such; wait for that (briefly) so that the failover printed below works right away.
   const { active, standby } = health;
+  let syncState = health.sync;
+  const syncDeadline = performance.now() + 30_000;
+  while (!stopping && performance.now() < syncDeadline) {
+    const rows = await replication(c, active.name).catch(() => [] as ReplicationRow[]);
+    syncState = rows.find((r) => r.application_name === standby && r.state === 'streaming')?.sync_state ?? syncState;
+    if (syncState === 'sync' && (await readSyncStandby(store, 1500).catch(() => null))?.standby === standby) break;
+    await sleep(250);
+  }
+  if (stopping) return;
+  out(`healthy after ${((performance.now() - started) / 1000).toFixed(1)} s`);
   lastActive = { name: active.name, epoch: active.epoch };
   const activePort = c.member(active.name).pgPort!;
   const socketDir = c.pgSocketConfig(active.name).host;
@@ -340,9 +354,9 @@ async function main(): Promise<void> {
   const postmaster = await c.postmasterPid(active.name);
   const endpoints = c.endpoints().join(',');
   const http = c.members[0]!.http;
-  out(`healthy after ${((performance.now() - started) / 1000).toFixed(1)} s`);
   out();
-  out(`ACTIVE HUB: ${active.name} (epoch ${active.epoch}) — PostgreSQL at ${active.address}; ${standby} streams from it (${health.sync})`);
+  out(`ACTIVE HUB: ${active.name} (epoch ${active.epoch}) — PostgreSQL at ${active.address}; ${standby} streams from it (${syncState})`);
+  if (syncState !== 'sync') out(`  (${standby} is not yet the recorded synchronous standby: until it is, it will not take over)`);
   out();
   out('Write to the active hub — as its superuser over the unix socket (root or the postgres OS user):');
   out(`  ${psql} -h ${socketDir} -p ${activePort} -U postgres`);
@@ -363,11 +377,11 @@ async function main(): Promise<void> {
   out(`  releases the lease), then the witness; nothing is left running and the data stays in ${shown(dir)}.`);
   out();
   event(`active hub ${active.name} epoch ${active.epoch} at ${active.address}`);
-  event(`${standby} streaming from ${active.name} (${health.sync})`);
+  event(`${standby} streaming from ${active.name} (${syncState})`);
 
   // ---------------------------------------------------------------- following the store
   let storeDown = false;
-  let lastReplication = `${standby} streaming from ${active.name} (${health.sync})`;
+  let lastReplication = `${standby} streaming from ${active.name} (${syncState})`;
   let noActiveReported = false;
   while (!stopping) {
     await sleep(POLL_MS);
