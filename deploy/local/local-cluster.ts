@@ -175,7 +175,9 @@ export class LocalHubCluster {
           binDir: PG_BIN_DIR,
           dataDir: this.pgDataDir(member.name),
           port: member.pgPort,
-          listenAddresses: [options.host?.(member.name) ?? '127.0.0.1'],
+          // On a host of its own (a lab namespace) PostgreSQL also answers on the VIP.
+          listenAddresses: options.host === undefined ? ['127.0.0.1'] : ['*'],
+          advertiseHost: options.host?.(member.name) ?? '127.0.0.1',
           replicationPasswordFile: this.passwordFile,
           peerCidrs: options.cidrs ?? ['127.0.0.0/8'],
           clientCidrs: options.cidrs ?? ['127.0.0.0/8'],
