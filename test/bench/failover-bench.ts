@@ -211,7 +211,8 @@ async function runRound(cluster: LocalHubCluster, store: CoordClient, round: num
     PROBE_INTERVAL_MS,
   );
   const rejoin = (performance.now() - restartAt) / 1000;
-  const rejoined = (await cluster.logs(old)).filter((l) => l.msg === 'rejoined as a standby' && since(l)).at(-1);
+  // Logged once followAsStandby returns, which can be a moment after streaming starts.
+  const rejoined = await waitFor('the rejoin log line', async () => (await cluster.logs(old)).filter((l) => l.msg === 'rejoined as a standby' && since(l)).at(-1), 5000, PROBE_INTERVAL_MS).catch(() => undefined);
   const how = rejoined === undefined ? '' : ` (rewind: ${String(rejoined.rewind)}, crash recovery: ${String(rejoined.crashRecovered)})`;
   log(`round ${round}: ${old} restarted and streaming from ${standby} after ${rejoin.toFixed(3)} s${how}`);
   return { killed: old, promotedHub: standby, failover_s: firstWrite, phases, rejoin_s: rejoin, acked: acked.length - ackedBefore };
