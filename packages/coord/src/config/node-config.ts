@@ -30,8 +30,8 @@ const memberSchema = z.strictObject({
   client: hostPort,
   /** The HTTP endpoint (discovery and health checks); optional: no HTTP server without it or node.listenHttp. */
   http: hostPort.optional(),
-  /** A hub runs PostgreSQL; a witness only votes and serves the store. */
-  role: z.enum(['hub', 'witness']).default('hub'),
+  /** A hub runs PostgreSQL (its node needs a hub section); a witness only votes and serves the store. */
+  role: z.enum(['hub', 'witness']).default('witness'),
 });
 
 const tlsSchema = z.strictObject({
