@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, SYNC_STANDBY_KEY, CoordClient, activeHubSchema, parseRecord, syncStandbySchema } from '@hubha/coord';
 import type { ActiveHub, SyncStandby } from '@hubha/coord';
-import type { LocalHubCluster } from '../../deploy/local/local-cluster.js';
+import type { LocalClusterOptions, LocalHubCluster } from '../../deploy/local/local-cluster.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -205,4 +205,40 @@ export class ContinuousWriter {
     }
     if (conn !== null) await endQuietly(conn.pg);
   }
+}
+
+/**
+ * Timings under which the active hub survives the loss of the Raft leader when that leader is
+ * another member (the standby or the witness). The holder fences itself demotionBudgetMs before
+ * its validity ends — about 0.9 × leaseTtlMs - demotionBudgetMs after the send of its last
+ * successful renewal — while renewals fail from the leader's death until a new leader is elected
+ * (one to two election timeouts) and a retried renewal gets through. With the defaults (Raft:
+ * 100 ms ticks × 10 = 1-2 s elections; lease: 2000 ms TTL, 500 ms renewals and budget: fence
+ * 1.3 s after the last renewal) that is almost never the case, so the active hub fences and
+ * restarts PostgreSQL whenever the leader goes (see the report of test/hub/witness.test.ts).
+ * Here: elections of 300-600 ms, and 2.2 s from the last renewal to the fence.
+ */
+export const ELECTION_SAFE: Pick<LocalClusterOptions, 'raft' | 'timings'> = {
+  raft: { tickMs: 50, electionTimeoutTicks: 6 },
+  timings: { leaseTtlMs: 3000, renewIntervalMs: 500, demotionBudgetMs: 500, syncDropAfterMs: 2000 },
+};
+
+/** The member that is the Raft leader now, as the members answer (null when none says so). */
+export async function raftLeader(cluster: LocalHubCluster, client: CoordClient): Promise<string | null> {
+  const session = client.session('test-reader');
+  for (const member of cluster.members) {
+    const status = await session.status(member.client, { timeoutMs: 1000 }).catch(() => null);
+    if (status?.role === 'leader') return member.name;
+  }
+  return null;
+}
+
+/** Makes `target` the Raft leader (a leadership transfer through the current leader). */
+export async function moveRaftLeader(cluster: LocalHubCluster, client: CoordClient, target: string): Promise<void> {
+  await waitFor(`${target} the Raft leader`, async () => {
+    if ((await raftLeader(cluster, client)) === target) return true;
+    await client.session('test-reader').transferLeader(target, { timeoutMs: 3000 }).catch(() => undefined);
+    await sleep(300);
+    return (await raftLeader(cluster, client)) === target;
+  }, 15_000, 100);
 }
