@@ -92,6 +92,9 @@ export class HubAgent {
   /** performance.now() when lastSnapshot was taken (the store read that follows may take a while). */
   private lastSnapshotAt = 0;
   private lastStoreView: StoreView | null = null;
+  /** After a failed promotion, no new attempt before this (monotonic ms); grows per failure. */
+  private promotionRetryAt = 0;
+  private promotionFailures = 0;
   private readonly roleListeners = new Set<(role: AgentRole, epoch: number | null) => void>();
 
   constructor(private readonly options: HubAgentOptions) {
@@ -344,6 +347,9 @@ export class HubAgent {
 
   /** A promotion (or bootstrap) that failed half-way: fence and give the lease back. */
   private async promotionFailed(epoch: number, err: unknown): Promise<void> {
+    // Back off (1 s doubling to 30 s) so a hub that cannot promote does not churn epochs.
+    this.promotionFailures++;
+    this.promotionRetryAt = performance.now() + Math.min(30_000, 1000 * 2 ** (this.promotionFailures - 1));
     this.logger.error({ node: this.settings.name, epoch, err: err instanceof Error ? err.message : String(err) }, 'promotion failed: fencing and releasing the lease');
     if (this.role === 'promoting') this.setRole('primary', epoch); // so demote() runs its full path
     await this.demote('promotion failed', true);
@@ -371,6 +377,7 @@ export class HubAgent {
 
   /** One attempt at the lease: the epoch when granted, null when held by another or on error. */
   private async acquire(): Promise<number | null> {
+    if (performance.now() < this.promotionRetryAt) return null;
     const t = this.settings.timings;
     const keeper = this.session.keepLease({
       name: ACTIVE_HUB_LEASE,
@@ -448,6 +455,7 @@ export class HubAgent {
     const me = this.settings.name;
     this.notStreamingSince = null; // not a clock left over from an earlier term
     this.setRole('primary', epoch);
+    this.promotionFailures = 0;
     // The database itself records which fencing epoch promoted it (not awaited in strict mode,
     // where the write waits for a standby).
     const recording = this.pg.recordPromotion({ epoch, node: me }).catch((err: unknown) => this.logger.warn({ epoch, err: String(err) }, 'could not record the promotion in PostgreSQL'));
