@@ -12,3 +12,5 @@ export { hubSectionSchema, resolveHubSettings, checkHubFiles } from './config/hu
 export { startHubSidecar } from './sidecar.js';
 export type { HubSidecar } from './sidecar.js';
 export * from './vip/index.js';
+export { Watchdog } from './agent/watchdog.js';
+export type { WatchdogMode } from './agent/watchdog.js';

@@ -12,6 +12,7 @@ import { HookRunner } from './hooks.js';
 import type { HubSettings } from './settings.js';
 import { slotName } from './settings.js';
 import { readStoreView } from './store-view.js';
+import { Watchdog } from './watchdog.js';
 import type { StoreView } from './store-view.js';
 
 /** The agent's own role, as it acts (PostgreSQL's state is observed separately). */
@@ -71,6 +72,7 @@ export class HubAgent {
   private readonly pg: PostgresInstance;
   private readonly logger: Logger;
   private readonly hooks: HookRunner;
+  private readonly watchdog: Watchdog;
   private role: AgentRole = 'starting';
   private epoch: number | null = null;
   private keeper: LeaseKeeper | null = null;
@@ -103,6 +105,7 @@ export class HubAgent {
     this.pg = options.postgres;
     this.logger = options.logger.child({ component: 'hub-agent' });
     this.hooks = new HookRunner(this.settings.name, this.settings.hooks.timeoutMs, this.logger);
+    this.watchdog = new Watchdog(this.settings.watchdog.device, this.settings.watchdog.mode, this.logger);
   }
 
   status(): AgentStatus {
@@ -180,6 +183,7 @@ export class HubAgent {
       await this.demote('lease no longer held');
       return;
     }
+    await this.watchdog.keepalive();
     if (!snapshot.up || snapshot.inRecovery) {
       // PostgreSQL died under the active hub: try one restart; if it does not come back, give
       // the lease up so the standby can take over.
@@ -454,6 +458,7 @@ export class HubAgent {
   private async becomePrimary(epoch: number, kind: HistoryEntry['kind'] | 'resumed', from: string | null): Promise<void> {
     const me = this.settings.name;
     this.notStreamingSince = null; // not a clock left over from an earlier term
+    if (!(await this.watchdog.arm())) throw new Error(`watchdog ${this.settings.watchdog.device} is required but cannot be opened`);
     this.setRole('primary', epoch);
     this.promotionFailures = 0;
     // The database itself records which fencing epoch promoted it (not awaited in strict mode,
@@ -546,6 +551,8 @@ export class HubAgent {
         return null;
       });
       this.logger.warn({ node: this.settings.name, epoch, method: fence?.method ?? 'failed', demotionMs: Math.round(performance.now() - started) }, 'fenced');
+      // Fenced: the watchdog's job is done (disarm only now, after PostgreSQL stopped).
+      await this.watchdog.disarm();
       const keeper = this.keeper;
       this.keeper = null;
       if (releaseLease) await keeper?.release().catch(() => false);

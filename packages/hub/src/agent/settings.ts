@@ -38,6 +38,8 @@ export interface HubSettings {
   readonly timings: HubTimings;
   /** Where the hub writes the active-hub record as JSON for local consumers (null: not written). */
   readonly activeHubFile: string | null;
+  /** The Linux watchdog while this hub is active. */
+  readonly watchdog: { readonly mode: 'off' | 'automatic' | 'required'; readonly device: string };
 }
 
 /**

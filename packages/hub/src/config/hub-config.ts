@@ -48,6 +48,8 @@ export const hubSectionSchema = z.strictObject({
       syncDropAfterMs: z.number().int().min(0).default(DEFAULT_HUB_TIMINGS.syncDropAfterMs),
     })
     .default(DEFAULT_HUB_TIMINGS),
+  /** The Linux watchdog while active (see agent/watchdog.ts): off, automatic or required. */
+  watchdog: z.strictObject({ mode: z.enum(['off', 'automatic', 'required']).default('off'), device: z.string().min(1).default('/dev/watchdog') }).default({ mode: 'off', device: '/dev/watchdog' }),
   /** A JSON file the hub keeps up to date with the active-hub record, for local consumers. */
   activeHubFile: z.string().min(1).optional(),
 });
@@ -90,6 +92,7 @@ export function resolveHubSettings(config: NodeConfig, file: string): HubSetting
     hooks: { onPromote: hub.hooks.onPromote ?? null, onDemote: hub.hooks.onDemote ?? null, onRoleChange: hub.hooks.onRoleChange ?? null, timeoutMs: hub.hooks.timeoutMs },
     timings: hub.timings,
     activeHubFile: hub.activeHubFile === undefined ? null : abs(hub.activeHubFile),
+    watchdog: hub.watchdog,
   };
 }
 
