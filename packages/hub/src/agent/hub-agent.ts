@@ -302,10 +302,7 @@ export class HubAgent {
       if (view.lease === null && view.lastPromotion?.to === me && view.paused === null && !this.settings.tags.nofailover) {
         // The whole cluster went down and we were the last primary: we hold every acknowledged write.
         const epoch = await this.acquire();
-        if (epoch !== null) {
-          await this.pg.start();
-          return this.becomePrimary(epoch, 'failover', view.lastPromotion.to);
-        }
+        if (epoch !== null) await this.restartAsLastPrimary(epoch, view.lastPromotion.to).catch((err: unknown) => this.promotionFailed(epoch, err));
         return;
       }
       if (snapshot.running) return;
@@ -453,6 +450,29 @@ export class HubAgent {
     const result = await this.pg.promote(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {});
     this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started) }, 'PostgreSQL promoted');
     await this.becomePrimary(epoch, 'failover', view.lastPromotion?.to ?? null);
+  }
+
+  /**
+   * Starts PostgreSQL as the primary again after the whole cluster was down. Synchronous 'on':
+   * as after a promotion, nobody is synchronous with us until a standby streams, so record that
+   * (fenced by the new epoch) and only then start with synchronous_standby_names empty. The
+   * setting left from before the outage names a standby that may well be down, and then every
+   * commit would wait for it — our own hubha.promotions insert too, so becomePrimary would never
+   * publish the address that standby needs in order to follow us.
+   */
+  private async restartAsLastPrimary(epoch: number, from: string): Promise<void> {
+    const me = this.settings.name;
+    this.setRole('promoting', epoch);
+    if (this.settings.synchronous === 'on') {
+      const record: SyncStandby = { primary: me, standby: null, epoch, at: new Date().toISOString() };
+      if (!(await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record)))) {
+        this.setRole('primary', epoch); // so demote() runs its full path
+        return this.demote('could not record the synchronous state', true);
+      }
+      await this.pg.setSynchronousStandbys([], { strict: false }); // stopped: applies at the start
+    }
+    await this.pg.start();
+    await this.becomePrimary(epoch, 'failover', from);
   }
 
   private async becomePrimary(epoch: number, kind: HistoryEntry['kind'] | 'resumed', from: string | null): Promise<void> {
