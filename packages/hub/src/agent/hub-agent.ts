@@ -639,7 +639,10 @@ export function buildReport(settings: HubSettings, snapshot: PgSnapshot, role: A
         syncState: s.syncState,
         flushLsn: s.flushLsn === null ? null : formatLsn(s.flushLsn),
         replayLsn: s.replayLsn === null ? null : formatLsn(s.replayLsn),
-        lagBytes: s.flushLsn === null ? null : Number(snapshot.currentWalLsn - s.flushLsn),
+        // current_lsn and pg_stat_replication are read one after the other: under load the
+        // standby's flush position can already be past the primary's position read just before.
+        // A negative lag would make the whole report invalid for its readers (lagBytes >= 0).
+        lagBytes: s.flushLsn === null ? null : Math.max(0, Number(snapshot.currentWalLsn - s.flushLsn)),
         replayLagMs: s.replayLagMs,
       })),
     };
