@@ -111,13 +111,13 @@ export class RaftLog {
 
   /**
    * Follower: accepts entries following (prevIndex, prevTerm) from the leader. Returns the index
-   * of the last new entry and whether a conflicting suffix was truncated, or null when our log
-   * does not contain (prevIndex, prevTerm).
+   * of the last new entry and whether the membership may have changed (a ConfChange entry was
+   * appended or truncated away), or null when our log does not contain (prevIndex, prevTerm).
    */
-  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly Entry[]): { lastNewIndex: number; changed: boolean } | null {
+  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly Entry[]): { lastNewIndex: number; confChanged: boolean } | null {
     if (!this.matchTerm(prevIndex, prevTerm)) return null;
     const lastNewIndex = prevIndex + entries.length;
-    let changed = false;
+    let confChanged = false;
     for (let k = 0; k < entries.length; k++) {
       const entry = entries[k]!;
       invariant(entry.index === prevIndex + 1 + k, () => `append message entries not contiguous at ${entry.index}`);
@@ -126,14 +126,16 @@ export class RaftLog {
       if (existing !== undefined) {
         // Overwriting committed history would break state machine safety: a bug, never tolerated.
         invariant(entry.index > this.committed, () => `conflicting entry ${entry.index} (term ${existing} vs ${entry.term}) at or below commit ${this.committed}`);
+        confChanged = this.lastConfIndex() >= entry.index;
         this.truncateFrom(entry.index);
       }
-      this.append(entries.slice(k));
-      changed = true;
+      const appended = entries.slice(k);
+      this.append(appended);
+      confChanged ||= appended.some((e) => e.type === EntryType.ConfChange);
       break;
     }
     this.commitTo(Math.min(leaderCommit, lastNewIndex));
-    return { lastNewIndex, changed };
+    return { lastNewIndex, confChanged };
   }
 
   private truncateFrom(index: number): void {

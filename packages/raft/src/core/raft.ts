@@ -634,7 +634,8 @@ export class RaftCore {
     }
     const result = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (result !== null) {
-      if (result.changed) this.onLogChanged();
+      // Recomputing the membership scans the log: only when a ConfChange came or went.
+      if (result.confChanged) this.onLogChanged();
       this.send(m.from, MessageType.AppResp, { index: result.lastNewIndex });
       return;
     }
