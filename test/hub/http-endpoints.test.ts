@@ -2,13 +2,13 @@
  * What load balancers and agents pull from every node of a real local cluster: the active-hub
  * address (witness included) and the Patroni-style health endpoints of the hubs.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoordClient } from '@hubha/coord';
 import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
-import { connectClient, waitHealthy } from './support.js';
+import { connectClient, waitFor, waitHealthy } from './support.js';
 
 let cluster: LocalHubCluster;
 let client: CoordClient;
@@ -48,5 +48,17 @@ describe('HTTP on every node', () => {
     expect((await get('witness', '/liveness')).status).toBe(200);
     expect((await get('witness', '/readiness')).status).toBe(200);
     expect((await get('witness', '/primary')).status).toBe(404);
+  });
+
+  it('keeps Raft leadership off the active hub and writes the active-hub file for local consumers', async () => {
+    const { active } = await waitHealthy(cluster, client, { synchronous: true });
+    // Losing the active hub must not also cost an election: the leader moves to another voter.
+    const leader = await waitFor('Raft leadership off the active hub', async () => {
+      const status = await client.session('s').status(cluster.member('witness').client);
+      return status.header.leader !== '' && status.header.leader !== active.name ? status.header.leader : null;
+    }, 20_000);
+    expect(leader).not.toBe(active.name);
+    const file = JSON.parse(await readFile(join(cluster.dir, active.name, 'active-hub.json'), 'utf8')) as { name: string; epoch: number };
+    expect(file).toMatchObject({ name: active.name, epoch: active.epoch });
   });
 });

@@ -23,6 +23,8 @@ export async function runNode(configFile: string): Promise<void> {
     closeAll = () => node.close();
   }
   logger.info({ role, dataDir: config.node.dataDir, client: node.clientAddress() }, 'hubha node running');
+  const voters = config.cluster.members.length;
+  if (voters % 2 === 0) logger.warn({ voters }, 'an even number of voting members tolerates no more failures than one fewer: add a witness or remove one');
   let stopping = false;
   const stop = async (signal: string, code: number): Promise<void> => {
     if (stopping) return;
