@@ -7,6 +7,7 @@ import type { Durability } from './disk.js';
 import { InvariantChecker } from './invariants.js';
 import { SimNetwork } from './network.js';
 import type { BugName, SimStats } from './options.js';
+import { emptySimStats } from './options.js';
 import type { ActionKind, Profile } from './schedule.js';
 import type { NodeEnv } from './sim-node.js';
 import { CRASH_POINTS, SimNode } from './sim-node.js';
@@ -58,26 +59,7 @@ export class SimCluster implements NodeEnv {
   private readonly feedback: { from: NodeId; incarnation: number; to: NodeId; snapshot: boolean; ok: boolean }[] = [];
   /** When each node last granted a vote: crashes aim at that window now and then. */
   private readonly lastVoteGrant = new Map<NodeId, number>();
-  readonly stats: SimStats = {
-    steps: 0,
-    ticks: 0,
-    proposals: 0,
-    acked: 0,
-    leaders: 0,
-    maxTerm: 0,
-    crashes: 0,
-    restarts: 0,
-    partitions: 0,
-    confChanges: 0,
-    transfers: 0,
-    readsServed: 0,
-    snapshotsCreated: 0,
-    snapshotsInstalled: 0,
-    delivered: 0,
-    dropped: 0,
-    highestCommitted: 0,
-    livenessTicks: -1,
-  };
+  readonly stats: SimStats = emptySimStats();
 
   constructor(
     readonly size: 3 | 5,

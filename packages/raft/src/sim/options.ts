@@ -65,3 +65,27 @@ export interface SimResult {
   readonly digest: string;
   readonly stats: SimStats;
 }
+
+/** Counters of a run, all zero (liveness not measured: -1). */
+export function emptySimStats(): SimStats {
+  return {
+    steps: 0,
+    ticks: 0,
+    proposals: 0,
+    acked: 0,
+    leaders: 0,
+    maxTerm: 0,
+    crashes: 0,
+    restarts: 0,
+    partitions: 0,
+    confChanges: 0,
+    transfers: 0,
+    readsServed: 0,
+    snapshotsCreated: 0,
+    snapshotsInstalled: 0,
+    delivered: 0,
+    dropped: 0,
+    highestCommitted: 0,
+    livenessTicks: -1,
+  };
+}

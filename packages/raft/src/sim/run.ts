@@ -1,3 +1,4 @@
+import { emptySimStats } from './options.js';
 import { SeededPrng } from '../core/prng.js';
 import { SimCluster } from './cluster.js';
 import { SimViolation } from './invariants.js';
@@ -43,7 +44,7 @@ export function runSeed(options: SimOptions): SimResult {
   } catch (error) {
     violation = toReport(error, cluster);
   }
-  const stats = cluster?.stats ?? emptyStats();
+  const stats = cluster?.stats ?? emptySimStats();
   if (cluster !== null) {
     stats.steps = Math.min(cluster.step, steps);
     stats.acked = cluster.checker.counts.acked;
@@ -77,28 +78,6 @@ function toReport(error: unknown, cluster: SimCluster | null): SimViolationRepor
   return { invariant: 'core-exception', detail: String(error), step, time };
 }
 
-function emptyStats(): SimResult['stats'] {
-  return {
-    steps: 0,
-    ticks: 0,
-    proposals: 0,
-    acked: 0,
-    leaders: 0,
-    maxTerm: 0,
-    crashes: 0,
-    restarts: 0,
-    partitions: 0,
-    confChanges: 0,
-    transfers: 0,
-    readsServed: 0,
-    snapshotsCreated: 0,
-    snapshotsInstalled: 0,
-    delivered: 0,
-    dropped: 0,
-    highestCommitted: 0,
-    livenessTicks: -1,
-  };
-}
 
 /** A violation as printable lines: seed, invariant, detail and the trace. */
 export function formatViolation(result: SimResult): string[] {
