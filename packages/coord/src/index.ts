@@ -8,3 +8,4 @@ export * from './client/index.js';
 export * from './records/records.js';
 export * from './discovery/index.js';
 export * from './http/index.js';
+export * from './status/index.js';
