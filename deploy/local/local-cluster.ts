@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
+import { NamedProcesses, readJsonLog } from './named-processes.js';
 
 export const HUBHA_CLI = resolve(import.meta.dirname, '../../packages/cli/dist/main.js');
 export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
@@ -67,8 +67,12 @@ export interface LocalClusterOptions {
 }
 
 export class LocalHubCluster {
-  readonly processes = new Map<string, ChildProcess>();
-  private readonly exits = new Map<string, Promise<void>>();
+  private readonly children = new NamedProcesses();
+
+  /** The running processes by member name. */
+  get processes(): ReadonlyMap<string, ChildProcess> {
+    return this.children.processes;
+  }
 
   private constructor(
     readonly dir: string,
@@ -194,22 +198,9 @@ export class LocalHubCluster {
 
   start(name: string): ChildProcess {
     if (this.processes.has(name)) throw new Error(`${name} is already running`);
-    const log = createWriteStream(this.logFile(name), { flags: 'a' });
     const argv = [process.execPath, HUBHA_CLI, 'run', '--config', this.configFile(name)];
     const child = this.options.spawn?.(name, argv) ?? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: this.detached });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    this.processes.set(name, child);
-    this.exits.set(
-      name,
-      new Promise((r) => {
-        child.once('exit', () => {
-          this.processes.delete(name);
-          r();
-        });
-      }),
-    );
-    return child;
+    return this.children.track(name, child, this.logFile(name));
   }
 
   startAll(): void {
@@ -218,11 +209,7 @@ export class LocalHubCluster {
 
   /** Signals the sidecar process (ours, by PID) and waits for it to exit (SIGKILL/SIGTERM). */
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.processes.get(name);
-    if (child === undefined) return;
-    const exited = this.exits.get(name);
-    child.kill(signal);
-    await exited;
+    await this.children.kill(name, signal);
   }
 
   /** The hub's postmaster PID, from its postmaster.pid (null when not running). */
@@ -263,17 +250,7 @@ export class LocalHubCluster {
   }
 
   async logs(name: string): Promise<Record<string, unknown>[]> {
-    const text = await readFile(this.logFile(name), 'utf8').catch(() => '');
-    const out: Record<string, unknown>[] = [];
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        out.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not JSON (a Node warning on stderr)
-      }
-    }
-    return out;
+    return readJsonLog(this.logFile(name));
   }
 
   /** Stops every sidecar (SIGTERM: hubs fence their PostgreSQL), then anything left by PID. */

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from './ports.js';
+import { NamedProcesses, readJsonLog } from '../../deploy/local/named-processes.js';
 
 /** The built CLI; tests that spawn processes need `npm run build` first (CI does it). */
 export const HUBHA_CLI = resolve(import.meta.dirname, '../../packages/cli/dist/main.js');
@@ -29,8 +29,12 @@ export interface MemberEndpoints {
  * is ours and is ended by PID; close() kills what is left and removes the directory.
  */
 export class ProcessCluster {
-  readonly processes = new Map<string, ChildProcess>();
-  private readonly exits = new Map<string, Promise<void>>();
+  private readonly children = new NamedProcesses();
+
+  /** The running processes by member name. */
+  get processes(): ReadonlyMap<string, ChildProcess> {
+    return this.children.processes;
+  }
 
   private constructor(
     readonly dir: string,
@@ -85,21 +89,8 @@ export class ProcessCluster {
 
   start(name: string): ChildProcess {
     if (this.processes.has(name)) throw new Error(`${name} is already running`);
-    const log = createWriteStream(this.logFile(name), { flags: 'a' });
     const child = spawn(process.execPath, [HUBHA_CLI, 'run', '--config', this.configFile(name)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
-    this.processes.set(name, child);
-    this.exits.set(
-      name,
-      new Promise((resolveExit) => {
-        child.once('exit', () => {
-          this.processes.delete(name);
-          resolveExit();
-        });
-      }),
-    );
-    return child;
+    return this.children.track(name, child, this.logFile(name));
   }
 
   startAll(): void {
@@ -108,11 +99,7 @@ export class ProcessCluster {
 
   /** Sends `signal` to the node's process (ours, by PID) and waits for it to exit. */
   async kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.processes.get(name);
-    if (child === undefined) return;
-    const exited = this.exits.get(name);
-    child.kill(signal);
-    await exited;
+    await this.children.kill(name, signal);
   }
 
   pause(name: string): void {
@@ -135,17 +122,7 @@ export class ProcessCluster {
 
   /** The node's JSON log lines, parsed (lines that are not JSON are skipped). */
   async logs(name: string): Promise<Record<string, unknown>[]> {
-    const text = await readFile(this.logFile(name), 'utf8').catch(() => '');
-    const out: Record<string, unknown>[] = [];
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        out.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // stderr noise, e.g. a Node warning
-      }
-    }
-    return out;
+    return readJsonLog(this.logFile(name));
   }
 
   async close(options: { keep?: boolean } = {}): Promise<void> {
