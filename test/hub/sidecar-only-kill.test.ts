@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { CoordClient } from '@hubha/coord';
 import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
-import { connectClient, endQuietly, isWritablePrimary, logLines, pgClient, query, readActiveHub, sleep, waitFor, waitHealthy, waitStreaming } from './support.js';
+import { connectClient, dumpLogsOnFailure, endQuietly, isWritablePrimary, logLines, pgClient, query, readActiveHub, sleep, waitFor, waitHealthy, waitStreaming } from './support.js';
 
 let cluster: LocalHubCluster;
 let client: CoordClient;
@@ -54,7 +54,8 @@ function track(promise: Promise<unknown>): { readonly outcome: Settled } {
 
 describe('kill -9 of the active sidecar alone', () => {
   it('leaves an orphaned primary whose commits wait forever, and the restarted sidecar fences it and rejoins', async () => {
-    const { active, standby } = await waitHealthy(cluster, client, { synchronous: true });
+    dumpLogsOnFailure(() => cluster);
+    const { active, standby } = await waitHealthy(cluster, client, { synchronous: true, timeoutMs: 40_000 });
     const old = active.name;
     await query(cluster, old, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
     await query(cluster, old, "INSERT INTO t VALUES (1, 'before')");
@@ -139,5 +140,5 @@ describe('kill -9 of the active sidecar alone', () => {
       `[sidecar-only-kill] promoted ${standby} ${Math.round(promotedMs)} ms after the kill; orphan INSERTs pending for > 5 s (wait_event SyncRep, with or without statement_timeout); ` +
         `restarted sidecar fenced the orphan ${Math.round(fencedMs)} ms after its start; pending INSERT ended with ${error?.code ?? ''} ${error?.message ?? ''}`,
     );
-  });
+  }, 80_000);
 });

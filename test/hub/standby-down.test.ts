@@ -23,7 +23,7 @@ import type pg from 'pg';
 import { SYNC_STANDBY_KEY, parseRecord, syncStandbySchema } from '@hubha/coord';
 import type { CoordClient, CoordWatch, SyncStandby } from '@hubha/coord';
 import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
-import { ELECTION_SAFE, connectClient, endQuietly, moveRaftLeader, isWritablePrimary, logLines, pgClient, query, readActiveHub, readLease, readSyncStandby, sleep, waitFor, waitHealthy, waitStreaming } from './support.js';
+import { ELECTION_SAFE, connectClient, dumpLogsOnFailure, endQuietly, isWritablePrimary, logLines, moveRaftLeader, pgClient, query, readActiveHub, readLease, readSyncStandby, sleep, waitFor, waitHealthy, waitStreaming } from './support.js';
 
 const SYNC_DROP_AFTER_MS = ELECTION_SAFE.timings!.syncDropAfterMs!;
 
@@ -73,7 +73,8 @@ let epoch: number;
 
 describe('standby down in synchronous mode', () => {
   it('drops the synchronous standby after syncDropAfterMs, recording it before weakening; the standby comes back synchronous', async () => {
-    const healthy = await waitHealthy(cluster, client, { synchronous: true });
+    dumpLogsOnFailure(() => cluster);
+    const healthy = await waitHealthy(cluster, client, { synchronous: true, timeoutMs: 40_000 });
     primary = healthy.active.name;
     standby = healthy.standby;
     epoch = healthy.active.epoch;
@@ -160,9 +161,10 @@ describe('standby down in synchronous mode', () => {
         `seen ${Math.round(settingEmptyAt! - dropped!.at)} ms before synchronous_standby_names was empty; 99 async writes in ${Math.round(asyncWritesMs)} ms; ` +
         `standby back and recorded as synchronous ${Math.round(recordedAgainMs)} ms after its restart; ${lease.samples.length} lease samples, all ${primary}@${epoch}`,
     );
-  });
+  }, 60_000);
 
   it('never promotes a standby that missed acknowledged commits; the old primary takes over again and nothing is lost', async () => {
+    dumpLogsOnFailure(() => cluster);
     await cluster.kill(standby, 'SIGKILL');
     await cluster.killPostgres(standby);
     await waitFor('the standby dropped from the sync record', async () => (await readSyncStandby(client))?.standby === null, 15_000);
@@ -204,5 +206,5 @@ describe('standby down in synchronous mode', () => {
     expect((await query<{ n: string }>(cluster, standby, 'SELECT count(*)::text AS n FROM t WHERE id >= 1000 AND id < 1050'))[0]?.n).toBe('50');
 
     console.log(`[standby-down] lagging standby not promoted in 5 s with the lease free (its PostgreSQL ${standbyState}); old primary active again (epoch ${next.epoch}) ${Math.round(activeAgainMs)} ms after its restart; 50/50 writes acknowledged while async present`);
-  });
+  }, 60_000);
 });

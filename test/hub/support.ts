@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { onTestFailed } from 'vitest';
 import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, SYNC_STANDBY_KEY, CoordClient, activeHubSchema, parseRecord, syncStandbySchema } from '@hubha/coord';
 import type { ActiveHub, SyncStandby } from '@hubha/coord';
 import type { LocalClusterOptions, LocalHubCluster } from '../../deploy/local/local-cluster.js';
@@ -37,6 +38,8 @@ export async function readSyncStandby(client: CoordClient): Promise<SyncStandby 
 /** One query on a hub's PostgreSQL as the superuser over its unix socket. */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(cluster: LocalHubCluster, hub: string, sql: string, params: unknown[] = [], timeoutMs = 5000): Promise<R[]> {
   const client = new pg.Client({ ...cluster.pgSocketConfig(hub), connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, query_timeout: timeoutMs });
+  // A server shutting down (a fence) sends FATAL 57P01, emitted as 'error' outside the query too.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return (await client.query<R>(sql, params)).rows;
@@ -242,4 +245,23 @@ export async function moveRaftLeader(cluster: LocalHubCluster, client: CoordClie
     await sleep(300);
     return (await raftLeader(cluster, client)) === target;
   }, 15_000, 100);
+}
+
+/**
+ * When the calling test fails (a timeout included), prints the last lines of every member's log,
+ * condensed, so that a rare failure can be understood from the test output alone.
+ */
+export function dumpLogsOnFailure(cluster: () => LocalHubCluster | undefined, lines = 40): void {
+  onTestFailed(async () => {
+    const c = cluster();
+    if (c === undefined) return;
+    for (const member of c.members) {
+      const entries = (await c.logs(member.name)).filter((l) => l.component !== 'raft-transport').slice(-lines);
+      const text = entries.map((l) => {
+        const { time, msg, level, pid: _pid, hostname: _host, node: _node, cluster: _cluster, component, ...rest } = l;
+        return `${new Date(Number(time)).toISOString().slice(11, 23)} ${String(level)} ${String(component ?? '')} ${String(msg)} ${JSON.stringify(rest).slice(0, 300)}`;
+      });
+      console.log(`--- last ${entries.length} lines of ${member.name}'s log ---\n${text.join('\n')}`);
+    }
+  });
 }

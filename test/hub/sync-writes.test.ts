@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoordClient } from '@hubha/coord';
 import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
-import { ContinuousWriter, connectClient, query, readActiveHub, waitFor, waitHealthy, waitStreaming } from './support.js';
+import { ContinuousWriter, connectClient, dumpLogsOnFailure, query, readActiveHub, waitFor, waitHealthy, waitStreaming } from './support.js';
 
 let cluster: LocalHubCluster;
 let client: CoordClient;
@@ -40,7 +40,8 @@ async function missing(hub: string, ids: readonly number[]): Promise<number[]> {
 
 describe('synchronous replication under an unplanned failover', () => {
   it('keeps every acknowledged write when the active hub is killed -9 in the middle of a write stream', async () => {
-    const { active, standby } = await waitHealthy(cluster, client, { synchronous: true });
+    dumpLogsOnFailure(() => cluster);
+    const { active, standby } = await waitHealthy(cluster, client, { synchronous: true, timeoutMs: 40_000 });
     await query(cluster, active.name, 'CREATE TABLE writes (id int PRIMARY KEY, epoch bigint NOT NULL)');
     // The replicated promotion record is what identifies the server in each acknowledgement.
     await waitFor('the bootstrap promotion recorded', async () => (await query(cluster, active.name, 'SELECT 1 FROM hubha.promotions WHERE epoch = $1', [active.epoch])).length === 1, 10_000);
@@ -93,5 +94,5 @@ describe('synchronous replication under an unplanned failover', () => {
     await query(cluster, standby, 'INSERT INTO writes VALUES (-1, 0)');
     await waitFor('the marker row on the rejoined hub', async () => (await query(cluster, active.name, 'SELECT 1 FROM writes WHERE id = -1')).length === 1, 15_000);
     expect(await missing(active.name, ackedIds)).toEqual([]);
-  });
+  }, 80_000);
 });

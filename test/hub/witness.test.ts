@@ -23,6 +23,7 @@ import {
   ContinuousWriter,
   ELECTION_SAFE,
   connectClient,
+  dumpLogsOnFailure,
   isWritablePrimary,
   logLines,
   moveRaftLeader,
@@ -62,7 +63,8 @@ let ackedIds: number[] = [];
 
 describe('the witness', () => {
   it('down: the hubs keep working — writes succeed, the lease is renewed, no failover for 10 s', async () => {
-    const healthy = await waitHealthy(cluster, client, { synchronous: true });
+    dumpLogsOnFailure(() => cluster);
+    const healthy = await waitHealthy(cluster, client, { synchronous: true, timeoutMs: 40_000 });
     active = healthy.active.name;
     standby = healthy.standby;
     epoch = healthy.active.epoch;
@@ -110,9 +112,10 @@ describe('the witness', () => {
       `[witness] witness (Raft leader) down 10 s: ${during.length} writes, 0 errors, longest gap ${Math.round(maxGap)} ms; ` +
         `lease ${active}@${epoch} renewed ${samples.at(-1)!.renewCount - leaseBefore.renewCount} times; no fence, same postmaster`,
     );
-  });
+  }, 60_000);
 
   it('and the standby down: the active hub loses quorum and fences itself within the lease TTL', async () => {
+    dumpLogsOnFailure(() => cluster);
     const killedAt = performance.now();
     const killedAtWall = Date.now();
     await cluster.kill(standby, 'SIGKILL');
@@ -137,9 +140,10 @@ describe('the witness', () => {
       `[witness] witness and standby down: ${active} started fencing ${demotingMs} ms after the loss of quorum, fenced (${String(fenced.method)}, ${String(fenced.demotionMs)} ms) at ${fencedMs} ms, ` +
         `postmaster gone at ${Math.round(stoppedMs)} ms (lease TTL ${LEASE_TTL_MS} ms, demotion budget ${DEMOTION_BUDGET_MS} ms)`,
     );
-  });
+  }, 30_000);
 
   it('both back: the cluster recovers with one active hub and every acknowledged write', async () => {
+    dumpLogsOnFailure(() => cluster);
     const restartedAt = performance.now();
     cluster.start('witness');
     cluster.start(standby);
@@ -167,5 +171,5 @@ describe('the witness', () => {
     }
 
     console.log(`[witness] both back: ${record.name} active (epoch ${record.epoch}) after ${Math.round(activeMs)} ms, ${other} synchronous after ${Math.round(healthyMs)} ms; ${ackedIds.length}/${ackedIds.length} acknowledged writes on both`);
-  });
+  }, 60_000);
 });
