@@ -9,3 +9,4 @@ export * from './records/records.js';
 export * from './discovery/index.js';
 export * from './http/index.js';
 export * from './status/index.js';
+export * from './admin/index.js';

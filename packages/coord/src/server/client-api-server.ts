@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { clusterService, kvService, leaseService, watchService } from '../rpc/definitions.js';
 import { discoveryService } from '../discovery/definitions.js';
 import { discoveryHandlers } from '../discovery/service.js';
+import { adminService } from '../admin/definitions.js';
+import { adminHandlers } from '../admin/handlers.js';
 import type { CoordNode } from './coord-node.js';
 import { clusterHandlers } from './cluster-service.js';
 import { kvHandlers } from './kv-service.js';
@@ -33,6 +35,7 @@ export class ClientApiServer {
     server.addService(watchService, watchHandlers(node));
     server.addService(clusterService, clusterHandlers(node));
     server.addService(discoveryService, discoveryHandlers(node, node.discovery, logger));
+    server.addService(adminService, adminHandlers(node.admin, logger));
     const credentials =
       tls === undefined
         ? grpc.ServerCredentials.createInsecure()

@@ -17,6 +17,8 @@ import { ClientApiServer } from './client-api-server.js';
 import { ActiveHubReader } from '../discovery/reader.js';
 import type { HttpServer } from '../http/http-server.js';
 import { startNodeHttp } from '../http/node-http.js';
+import { AdminService } from '../admin/admin-service.js';
+import { registerAdminRoutes } from '../admin/http-routes.js';
 
 /** What a watch stream is told: events in revision order, or that the watch ended. */
 export type WatchSignal =
@@ -57,6 +59,7 @@ export class CoordNode {
   /** Reads the active hub for the Discovery service and GET /v1/active-hub. */
   readonly discovery: ActiveHubReader;
   private httpServer: HttpServer | null = null;
+  private adminService: AdminService | null = null;
   private closed = false;
 
   private constructor(args: {
@@ -127,9 +130,17 @@ export class CoordNode {
     });
     const node = new CoordNode({ id: config.node.name, clusterId: config.cluster.id, raft, adapter, logger, scheduler });
     node.wire();
+    node.adminService = new AdminService({
+      host: node,
+      logger,
+      kinds: new Map(config.cluster.members.map((m) => [m.name, m.role])),
+      endpoints: config.cluster.members.map((m) => m.client),
+      ...(config.tls === undefined ? {} : { tls: config.tls }),
+    });
     node.clientServer = await ClientApiServer.start(node, config.node.listenClient ?? self.client, config.tls, logger);
     try {
       node.httpServer = await startNodeHttp(node, node.discovery, config, logger);
+      if (node.httpServer !== null) registerAdminRoutes(node.httpServer, node.admin);
     } catch (err) {
       await node.close();
       throw err;
@@ -219,6 +230,12 @@ export class CoordNode {
     return this.clientServer?.address() ?? '';
   }
 
+  /** The Admin service (status, history, pause, events) this member serves. */
+  get admin(): AdminService {
+    if (this.adminService === null) throw new Error('CoordNode: the admin service is not started');
+    return this.adminService;
+  }
+
   /** The HTTP server (null when none is configured): the hub registers its own routes on it. */
   get http(): HttpServer | null {
     return this.httpServer;
@@ -233,6 +250,7 @@ export class CoordNode {
     if (this.closed) return;
     this.closed = true;
     this.leaseCheck?.cancel();
+    await this.adminService?.close();
     await this.httpServer?.close();
     await this.clientServer?.close();
     for (const [id, deliver] of this.watchListeners) {

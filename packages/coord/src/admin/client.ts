@@ -1,0 +1,206 @@
+import * as grpc from '@grpc/grpc-js';
+import type { hubha } from '@hubha/proto/admin';
+import { clientCredentials } from '../client/tls.js';
+import type { CoordClientTls } from '../client/tls.js';
+import { DEFAULT_CHANNEL_OPTIONS, GrpcTransport, RpcFailure } from '../client/transport.js';
+import type { RpcTransport } from '../client/transport.js';
+import type { HistoryEntry, Paused } from '../records/records.js';
+import { METADATA_ERROR_CODE } from '../rpc/definitions.js';
+import type { ClusterStatus, MemberStatus, StatusThresholds } from '../status/model.js';
+import type { AdminEvent } from './admin-service.js';
+import { adminService } from './definitions.js';
+import { historyFromWire, memberStatusFromWire, pausedFromWire, statusFromWire, u64 } from './wire.js';
+
+/**
+ * A client of the Admin service (proto/admin.proto). Every member answers, so endpoints are tried
+ * in turn: one that cannot be reached (or cannot answer: UNAVAILABLE) is skipped; a refusal
+ * (INVALID_ARGUMENT, FAILED_PRECONDITION, UNIMPLEMENTED, ...) is final.
+ */
+
+export interface AdminClientOptions {
+  readonly tls?: CoordClientTls;
+  /** Each endpoint's deadline (default 5000 ms). */
+  readonly timeoutMs?: number;
+  /** Test seam: replaces gRPC. */
+  readonly transport?: RpcTransport;
+}
+
+export interface AdminEndpointFailure {
+  readonly endpoint: string;
+  readonly error: string;
+}
+
+/** No endpoint answered. */
+export class AdminUnreachableError extends Error {
+  override readonly name = 'AdminUnreachableError';
+  constructor(readonly failures: readonly AdminEndpointFailure[]) {
+    super(`no member answered: ${failures.map((f) => `${f.endpoint}: ${f.error}`).join('; ') || 'no endpoints'}`);
+  }
+}
+
+/** A member answered with a refusal. */
+export class AdminCallError extends Error {
+  override readonly name = 'AdminCallError';
+  constructor(
+    readonly endpoint: string,
+    readonly status: grpc.status,
+    /** The hubha-error-code metadata ('' when none). */
+    readonly code: string,
+    readonly details: string,
+  ) {
+    super(`${endpoint}: ${grpc.status[status] ?? status}: ${details}`);
+  }
+}
+
+export interface Answered<T> {
+  readonly value: T;
+  readonly endpoint: string;
+  readonly failures: readonly AdminEndpointFailure[];
+}
+
+export interface AdminWatchHandlers {
+  onEvent(event: AdminEvent): void;
+  /** Once: null for a clean end (the member shut down), else the failure. */
+  onEnd(error: Error | null): void;
+}
+
+function describe(err: unknown): string {
+  return err instanceof RpcFailure ? `${grpc.status[err.status] ?? err.status}: ${err.details}` : err instanceof Error ? err.message : String(err);
+}
+
+/** Statuses that mean "this member cannot answer, ask another". */
+const TRY_NEXT = new Set<grpc.status>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL, grpc.status.RESOURCE_EXHAUSTED]);
+
+export class AdminClient {
+  private constructor(
+    private readonly transport: RpcTransport,
+    readonly timeoutMs: number,
+  ) {}
+
+  static async create(options: AdminClientOptions = {}): Promise<AdminClient> {
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`AdminClient: timeoutMs must be positive, got ${timeoutMs}`);
+    let transport = options.transport;
+    if (transport === undefined) {
+      const { credentials, options: tlsOptions } = await clientCredentials(options.tls);
+      transport = new GrpcTransport(credentials, { ...DEFAULT_CHANNEL_OPTIONS, ...tlsOptions });
+    }
+    return new AdminClient(transport, timeoutMs);
+  }
+
+  /** Calls `method` on the endpoints in turn until one answers (or refuses). */
+  private async first<Req, Res, T>(endpoints: readonly string[], method: grpc.MethodDefinition<Req, Res>, request: Req, decode: (res: Res) => T, accept: (value: T) => boolean = () => true): Promise<Answered<T>> {
+    const failures: AdminEndpointFailure[] = [];
+    let fallback: { value: T; endpoint: string } | null = null;
+    for (const endpoint of endpoints) {
+      let value: T;
+      try {
+        value = decode(await this.transport.unary(endpoint, method, request, { timeoutMs: this.timeoutMs }));
+      } catch (err: unknown) {
+        if (err instanceof RpcFailure && !TRY_NEXT.has(err.status)) throw new AdminCallError(endpoint, err.status, err.get(METADATA_ERROR_CODE) ?? '', err.details);
+        failures.push({ endpoint, error: describe(err) });
+        continue;
+      }
+      if (accept(value)) return { value, endpoint, failures };
+      fallback ??= { value, endpoint };
+    }
+    if (fallback !== null) return { ...fallback, failures };
+    throw new AdminUnreachableError(failures);
+  }
+
+  /**
+   * The cluster's status. The first linearizable answer wins; a member that could only answer
+   * serializable (no quorum where it is) is kept and the next one asked; if none does better, the
+   * first serializable answer is returned (it says `linearizable: false`).
+   */
+  async status(endpoints: readonly string[], options: { readonly serializable?: boolean; readonly thresholds?: Partial<StatusThresholds> } = {}): Promise<Answered<ClusterStatus>> {
+    const t = options.thresholds ?? {};
+    const thresholds: hubha.admin.StatusThresholds.$Properties = {
+      ...(t.reportMaxAgeMs === undefined ? {} : { reportMaxAgeMs: t.reportMaxAgeMs }),
+      ...(t.lagMaxBytes === undefined ? {} : { lagMaxBytes: t.lagMaxBytes }),
+      ...(t.lagMaxSeconds === undefined ? {} : { lagMaxSeconds: t.lagMaxSeconds }),
+      ...(t.maximumLagOnFailoverBytes === undefined ? {} : { maximumLagOnFailoverBytes: t.maximumLagOnFailoverBytes }),
+      synchronous: t.synchronous ?? '',
+    };
+    return this.first(
+      endpoints,
+      adminService.GetStatus,
+      { serializable: options.serializable === true, thresholds } as hubha.admin.GetStatusRequest,
+      (res) => statusFromWire(res.status),
+      (status) => status.linearizable || options.serializable === true,
+    );
+  }
+
+  async members(endpoints: readonly string[], options: { readonly serializable?: boolean } = {}): Promise<Answered<{ members: MemberStatus[]; linearizable: boolean; servedBy: string }>> {
+    return this.first(
+      endpoints,
+      adminService.ListMembers,
+      { serializable: options.serializable === true } as hubha.admin.ListMembersRequest,
+      (res) => ({ members: (res.members ?? []).map((m, i) => memberStatusFromWire(m, i)), linearizable: res.linearizable === true, servedBy: res.servedBy ?? '' }),
+      (v) => v.linearizable || options.serializable === true,
+    );
+  }
+
+  async history(endpoints: readonly string[], options: { readonly serializable?: boolean; readonly limit?: number } = {}): Promise<Answered<{ entries: HistoryEntry[]; linearizable: boolean; servedBy: string; revision: number; problems: string[] }>> {
+    return this.first(
+      endpoints,
+      adminService.GetHistory,
+      { serializable: options.serializable === true, limit: options.limit ?? 0 } as hubha.admin.GetHistoryRequest,
+      (res) => ({
+        entries: (res.entries ?? []).map((e, i) => historyFromWire(e, `entries[${i}]`)),
+        linearizable: res.linearizable === true,
+        servedBy: res.servedBy ?? '',
+        revision: u64(res.revision, 'revision'),
+        problems: [...(res.problems ?? [])],
+      }),
+      (v) => v.linearizable || options.serializable === true,
+    );
+  }
+
+  async pause(endpoints: readonly string[], reason: string, by: string): Promise<Answered<{ paused: Paused; changed: boolean; servedBy: string }>> {
+    return this.first(endpoints, adminService.Pause, { reason, by } as hubha.admin.PauseRequest, (res) => ({ paused: pausedFromWire(res.paused ?? {}), changed: res.changed === true, servedBy: res.servedBy ?? '' }));
+  }
+
+  async resume(endpoints: readonly string[], reason: string, by: string): Promise<Answered<{ paused: Paused; changed: boolean; servedBy: string }>> {
+    return this.first(endpoints, adminService.Resume, { reason, by } as hubha.admin.ResumeRequest, (res) => ({ paused: pausedFromWire(res.paused ?? {}), changed: res.changed === true, servedBy: res.servedBy ?? '' }));
+  }
+
+  /** The events of one member, until it ends or cancel(). */
+  watch(endpoint: string, handlers: AdminWatchHandlers): { cancel(): void } {
+    let done = false;
+    const finish = (error: Error | null): void => {
+      if (done) return;
+      done = true;
+      handlers.onEnd(error);
+    };
+    const handle = this.transport.serverStream(endpoint, adminService.WatchEvents, {} as hubha.admin.WatchEventsRequest, {
+      onMessage: (m) => {
+        if (done) return;
+        handlers.onEvent({
+          type: m.type ?? '',
+          member: m.member === '' || m.member === undefined || m.member === null ? null : m.member,
+          message: m.message ?? '',
+          at: m.at ?? '',
+          revision: u64(m.revision, 'revision'),
+          recordJson: m.recordJson === '' || m.recordJson === undefined || m.recordJson === null ? null : m.recordJson,
+        });
+      },
+      onEnd: (failure) => finish(failure),
+    });
+    return {
+      cancel: () => {
+        done = true;
+        handle.cancel();
+      },
+    };
+  }
+
+  /** A raw call, for the operations not wrapped here (e.g. the declared Switchover). */
+  async call<Req, Res>(endpoints: readonly string[], method: grpc.MethodDefinition<Req, Res>, request: Req): Promise<Answered<Res>> {
+    return this.first(endpoints, method, request, (res) => res);
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The Admin service (proto/admin.proto): served by every member on its client endpoint, and its
+ * client. The status it answers is computed by ../status (computeClusterStatus).
+ */
+export { ADMIN_SERVICE, NOT_YET_IMPLEMENTED, adminService } from './definitions.js';
+export { AdminRefusal, AdminService, AdminUnavailableError } from './admin-service.js';
+export type { AdminEvent, AdminHost, AdminServiceOptions, RecordsRead } from './admin-service.js';
+export { adminErrorToGrpc, adminHandlers } from './handlers.js';
+export { diffSummaries, haStateEvent, summarize, watchingEvent } from './events.js';
+export type { RecordsSummary } from './events.js';
+export { HISTORY_PATH, STATUS_PATH, registerAdminRoutes } from './http-routes.js';
+export { AdminCallError, AdminClient, AdminUnreachableError } from './client.js';
+export type { AdminClientOptions, AdminEndpointFailure, AdminWatchHandlers, Answered } from './client.js';
+export {
+  MalformedAdminAnswerError,
+  historyFromWire,
+  historyToWire,
+  memberStatusFromWire,
+  memberStatusToWire,
+  pausedFromWire,
+  pausedToWire,
+  statusFromWire,
+  statusToJson,
+  statusToWire,
+  thresholdsFromWire,
+  thresholdsToWire,
+} from './wire.js';
