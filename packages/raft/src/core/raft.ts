@@ -306,6 +306,19 @@ export class RaftCore {
     this.assertInvariants();
   }
 
+  /** Cheap accessors for hot paths (status() builds a full snapshot, progress included). */
+  get currentRole(): Role {
+    return this.role;
+  }
+
+  get currentLeader(): NodeId {
+    return this.leader;
+  }
+
+  get currentTerm(): number {
+    return this.term;
+  }
+
   status(): RaftStatus {
     const progress = new Map<NodeId, ProgressStatus>();
     if (this.role === Role.Leader) {

@@ -230,11 +230,11 @@ export class RaftNode<R = unknown> {
   }
 
   isLeader(): boolean {
-    return !this.closed && this.failure === null && this.core.status().role === 'leader';
+    return !this.closed && this.failure === null && this.core.currentRole === 'leader';
   }
 
   leader(): NodeId {
-    return this.core.status().leader;
+    return this.core.currentLeader;
   }
 
   onLeaderChange(listener: (change: LeaderChange) => void): () => void {
@@ -400,12 +400,12 @@ export class RaftNode<R = unknown> {
   }
 
   private afterInputs(): void {
-    const status = this.core.status();
-    if (status.term !== this.lastTerm || status.leader !== this.lastLeader) this.noteSoftState(status.leader, status.role);
+    const core = this.core;
+    if (core.currentTerm !== this.lastTerm || core.currentLeader !== this.lastLeader) this.noteSoftState(core.currentLeader, core.currentRole);
   }
 
   private noteSoftState(leader: NodeId, role: Role): void {
-    const term = this.core.status().term;
+    const term = this.core.currentTerm;
     if (leader === this.lastLeader && term === this.lastTerm) return;
     const previous = this.lastLeader;
     this.lastLeader = leader;
@@ -448,7 +448,7 @@ export class RaftNode<R = unknown> {
   }
 
   private refusal(reason: NodeRefusal): { ok: false; reason: NodeRefusal; leader: NodeId } {
-    return { ok: false, reason, leader: this.core.status().leader };
+    return { ok: false, reason, leader: this.core.currentLeader };
   }
 
   private failedOrClosed(resolve: (outcome: { ok: false; reason: NodeRefusal; leader: NodeId }) => void): boolean {
