@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadNodeConfig } from '@hubha/coord';
-import { CoordClientError } from '@hubha/coord';
+import { AdminCallError, AdminUnreachableError, CoordClientError } from '@hubha/coord';
 import { resolveHubSettings } from '@hubha/hub';
 import { runNode } from './commands/run.js';
 import { UsageError } from './commands/endpoints.js';
 import { registerKvCommands } from './commands/kv.js';
 import { registerMemberCommands } from './commands/members.js';
 import { registerActiveHubCommand } from './commands/active-hub.js';
+import { registerStatusCommand } from './commands/status.js';
+import { registerHistoryCommand } from './commands/history.js';
+import { registerPauseCommands } from './commands/pause.js';
+import { registerWatchCommand } from './commands/watch.js';
 
 /** Exit codes scripts can rely on: 0 ok, 1 degraded / operation refused, 2 failed or usage. */
 export const EXIT_OK = 0;
@@ -44,6 +48,10 @@ program
 registerMemberCommands(program);
 registerKvCommands(program);
 registerActiveHubCommand(program);
+registerStatusCommand(program);
+registerHistoryCommand(program);
+registerPauseCommands(program);
+registerWatchCommand(program);
 
 async function main(): Promise<void> {
   try {
@@ -53,6 +61,15 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(EXIT_FAILED);
+    }
+    if (err instanceof AdminUnreachableError) {
+      process.stderr.write(`hubha: ${err.message}\n`);
+      process.exit(EXIT_FAILED);
+    }
+    if (err instanceof AdminCallError) {
+      // A member answered "no" (invalid argument, no quorum, not implemented): a refusal.
+      process.stderr.write(`hubha: refused: ${err.code === '' ? '' : `${err.code}: `}${err.details}\n`);
+      process.exit(EXIT_REFUSED);
     }
     if (err instanceof CoordClientError) {
       // The cluster answered "no" (e.g. conf-change-pending): a refusal, not a crash.
