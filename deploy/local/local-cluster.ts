@@ -170,7 +170,7 @@ export class LocalHubCluster {
     const config: Record<string, unknown> = {
       cluster: { id: 'hubha-local', members: this.members.map((m) => ({ name: m.name, peer: m.peer, client: m.client, http: m.http, role: m.role })) },
       node: { name: member.name, dataDir: join(this.dir, member.name, 'node') },
-      raft: { tickMs: options.raft?.tickMs ?? 100, electionTimeoutTicks: options.raft?.electionTimeoutTicks ?? 10, heartbeatIntervalTicks: 1 },
+      raft: { tickMs: options.raft?.tickMs ?? 50, electionTimeoutTicks: options.raft?.electionTimeoutTicks ?? 8, heartbeatIntervalTicks: 1 },
       log: { level: options.logLevel ?? 'info' },
     };
     if (member.role === 'hub') {

@@ -28,8 +28,8 @@ describe('node config', () => {
   it('fills defaults and resolves the data directory against the file', () => {
     const config = parseNodeConfig(valid, '/etc/hubha/node.yaml');
     expect(config.node.dataDir).toBe('/etc/hubha/data/hub1');
-    expect(config.raft.tickMs).toBe(100);
-    expect(config.raft.electionTimeoutTicks).toBe(10);
+    expect(config.raft.tickMs).toBe(50);
+    expect(config.raft.electionTimeoutTicks).toBe(8);
     expect(selfEndpoints(config)).toEqual({ peer: '127.0.0.1:7001', client: '127.0.0.1:7101' });
   });
 

@@ -42,8 +42,8 @@ const tlsSchema = z.strictObject({
 
 const raftSchema = z
   .strictObject({
-    tickMs: z.number().int().min(5).max(10_000).default(100),
-    electionTimeoutTicks: z.number().int().min(2).max(1000).default(10),
+    tickMs: z.number().int().min(5).max(10_000).default(50),
+    electionTimeoutTicks: z.number().int().min(2).max(1000).default(8),
     heartbeatIntervalTicks: z.number().int().min(1).max(100).default(1),
     preVote: z.boolean().default(true),
     checkQuorum: z.boolean().default(true),
@@ -79,8 +79,8 @@ export const nodeConfigSchema = z
       client: hostPort.optional(),
     }),
     raft: raftSchema.default({
-      tickMs: 100,
-      electionTimeoutTicks: 10,
+      tickMs: 50,
+      electionTimeoutTicks: 8,
       heartbeatIntervalTicks: 1,
       preVote: true,
       checkQuorum: true,

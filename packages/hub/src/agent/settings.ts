@@ -1,3 +1,5 @@
+import { holderDeadlineMs } from '@hubha/coord';
+
 /** Everything the hub agent needs, resolved and validated from the node's configuration. */
 export interface HubSettings {
   /** This hub's name (its Raft member name too). */
@@ -43,9 +45,12 @@ export interface HubSettings {
 }
 
 /**
- * The failover timings. Defaults give a failover of about two seconds on a LAN: the active hub
- * renews every 500 ms a lease of 2000 ms; a dead hub's lease expires 2 s after its last renewal
- * was applied; the standby checks every 200 ms.
+ * The failover timings. Defaults give a failover of about 2.5 s on a LAN: the active hub renews
+ * every 400 ms a lease of 2500 ms; a dead hub's lease expires 2.5 s after its last renewal was
+ * applied; the standby checks every 200 ms. They are sized together with the Raft defaults
+ * (50 ms ticks, elections after 400-800 ms): the active hub's own lease validity (2.2 s after its
+ * last successful renewal was sent) minus one renew interval and the demotion budget must outlast
+ * a Raft election, or losing the Raft leader (the witness) would make the active hub fence itself.
  */
 export interface HubTimings {
   /** The active-hub lease's TTL. */
@@ -66,17 +71,26 @@ export interface HubTimings {
 }
 
 export const DEFAULT_HUB_TIMINGS: HubTimings = {
-  leaseTtlMs: 2000,
-  renewIntervalMs: 500,
+  leaseTtlMs: 2500,
+  renewIntervalMs: 400,
   loopIntervalMs: 200,
   reportIntervalMs: 1000,
-  demotionBudgetMs: 500,
+  demotionBudgetMs: 400,
   syncDropAfterMs: 2000,
 };
 
-/** Checks the timings against each other; returns the problems (empty when fine). */
-export function timingProblems(t: HubTimings): string[] {
+/**
+ * Checks the timings against each other and against the worst Raft election (2 × the election
+ * timeout: the randomized timeout is in [T, 2T)); returns the problems (empty when fine).
+ */
+export function timingProblems(t: HubTimings, worstElectionMs = 0): string[] {
   const problems: string[] = [];
+  const ridesOutMs = holderDeadlineMs(0, t.leaseTtlMs, t.leaseTtlMs / 10) - t.renewIntervalMs - t.demotionBudgetMs;
+  if (ridesOutMs < worstElectionMs) {
+    problems.push(
+      `leaseTtlMs (${t.leaseTtlMs}) is too short for the Raft election timeout: the active hub rides out ${Math.floor(ridesOutMs)} ms without a renewal, a Raft election may take ${worstElectionMs} ms (lengthen the lease or shorten raft.tickMs × raft.electionTimeoutTicks)`,
+    );
+  }
   if (t.renewIntervalMs * 3 > t.leaseTtlMs) problems.push(`renewIntervalMs (${t.renewIntervalMs}) must be at most leaseTtlMs / 3 (${Math.floor(t.leaseTtlMs / 3)})`);
   if (t.demotionBudgetMs >= t.leaseTtlMs / 2) problems.push(`demotionBudgetMs (${t.demotionBudgetMs}) must be below leaseTtlMs / 2`);
   if (t.demotionBudgetMs < 200) problems.push(`demotionBudgetMs (${t.demotionBudgetMs}) must leave at least 200 ms for a fast shutdown and the VIP removal`);

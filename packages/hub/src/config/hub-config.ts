@@ -59,7 +59,8 @@ export function resolveHubSettings(config: NodeConfig, file: string): HubSetting
   const parsed = hubSectionSchema.safeParse(config.hub);
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map((i) => `hub.${i.path.join('.')}: ${i.message}`));
   const hub = parsed.data;
-  const problems = timingProblems(hub.timings).map((p) => `hub.timings: ${p}`);
+  const worstElectionMs = 2 * config.raft.electionTimeoutTicks * config.raft.tickMs;
+  const problems = timingProblems(hub.timings, worstElectionMs).map((p) => `hub.timings: ${p}`);
   if (problems.length > 0) throw new ConfigError(file, problems);
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
