@@ -3,6 +3,7 @@ import { onTestFailed } from 'vitest';
 import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, SYNC_STANDBY_KEY, CoordClient, activeHubSchema, parseRecord, syncStandbySchema } from '@hubha/coord';
 import type { ActiveHub, SyncStandby } from '@hubha/coord';
 import type { LocalClusterOptions, LocalHubCluster } from '../../deploy/local/local-cluster.js';
+import { DEFAULT_HUB_TIMINGS } from '@hubha/hub';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -211,20 +212,18 @@ export class ContinuousWriter {
 }
 
 /**
- * Timings under which the active hub survives the loss of the Raft leader when that leader is
- * another member (the standby or the witness). The holder fences itself demotionBudgetMs before
- * its validity ends — about 0.9 × leaseTtlMs - demotionBudgetMs after the send of its last
- * successful renewal — while renewals fail from the leader's death until a new leader is elected
- * (one to two election timeouts) and a retried renewal gets through. With the defaults (Raft:
- * 100 ms ticks × 10 = 1-2 s elections; lease: 2000 ms TTL, 500 ms renewals and budget: fence
- * 1.3 s after the last renewal) that is almost never the case, so the active hub fences and
- * restarts PostgreSQL whenever the leader goes (measured: 3 of 3 runs of witness.test.ts's first
- * case with the defaults fenced, 2.3-2.7 s without an acknowledged write). Here: elections of
- * 300-600 ms, and 2.2 s from the last renewal to the fence.
+ * The defaults, spelled out (the tests that lose the Raft leader read them): the active hub must
+ * survive the loss of a Raft leader that is another member (the standby or the witness). It fences
+ * itself demotionBudgetMs before its validity ends — about 0.88 × leaseTtlMs after the send of its
+ * last successful renewal — while renewals fail from the leader's death until a new leader is
+ * elected (one to two election timeouts). The earlier defaults (100 ms ticks × 10 = 1-2 s
+ * elections; a 2000 ms lease with 500 ms renewals and budget) fenced 3 of 3 times in
+ * witness.test.ts, which is why the defaults changed; hub-config now refuses timings that cannot
+ * outlast an election.
  */
 export const ELECTION_SAFE: Pick<LocalClusterOptions, 'raft' | 'timings'> = {
-  raft: { tickMs: 50, electionTimeoutTicks: 6 },
-  timings: { leaseTtlMs: 3000, renewIntervalMs: 500, demotionBudgetMs: 500, syncDropAfterMs: 2000 },
+  raft: { tickMs: 50, electionTimeoutTicks: 8 },
+  timings: { leaseTtlMs: DEFAULT_HUB_TIMINGS.leaseTtlMs, renewIntervalMs: DEFAULT_HUB_TIMINGS.renewIntervalMs, demotionBudgetMs: DEFAULT_HUB_TIMINGS.demotionBudgetMs, syncDropAfterMs: DEFAULT_HUB_TIMINGS.syncDropAfterMs },
 };
 
 /** The member that is the Raft leader now, as the members answer (null when none says so). */

@@ -10,8 +10,8 @@
  * 3. Both back: the cluster recovers with exactly one active hub, the other streaming from it
  *    synchronously, and every write acknowledged in (1) is there.
  *
- * Timings: ELECTION_SAFE (support.ts). With the defaults, losing a Raft leader that is not the
- * active hub makes the active hub fence itself and restart PostgreSQL (see support.ts).
+ * Timings: the defaults (ELECTION_SAFE in support.ts spells them out): the active hub rides out
+ * the election that losing the witness (the Raft leader) costs.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
