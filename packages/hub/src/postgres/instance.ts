@@ -646,7 +646,12 @@ export class PostgresInstance {
       let control = await this.controlData();
       let crashRecovered = false;
       let crashRecoveryMs = 0;
-      if (!isCleanShutdown(control)) {
+      // A standby that crashed ("in archive recovery") needs no crash recovery: started again as
+      // a standby it replays on from its restartpoint and follows the source's timeline itself.
+      // Single-user recovery would end recovery and write checkpoints of its own — a history the
+      // source does not have (TIMELINE_DIVERGED, a needless re-clone).
+      const crashedStandby = control.clusterState === 'in archive recovery';
+      if (!isCleanShutdown(control) && !crashedStandby) {
         this.#log.warn({ state: control.clusterState }, 'not shut down cleanly: crash recovery in single-user mode before rewinding');
         await rm(join(this.dataDir, 'standby.signal'), { force: true });
         await rm(join(this.dataDir, 'recovery.signal'), { force: true });
@@ -661,13 +666,16 @@ export class PostgresInstance {
 
       const local = localTimelineAndEnd(control);
       const { id } = await identifySource(source, password, this.#sqlTimeouts);
+      if (crashedStandby && id.systemId !== control.systemIdentifier) {
+        throw new PgManagerError('SYSTEM_ID_MISMATCH', `source system identifier ${id.systemId} differs from ours ${control.systemIdentifier}: not the same database; re-clone`);
+      }
       let localHistory: TimelineHistoryEntry[] | undefined;
       let sourceHistory: TimelineHistoryEntry[] | undefined;
       if (id.timeline === local.timeline && local.timeline > 1) {
         localHistory = await this.#localHistory(local.timeline);
         sourceHistory = (await identifySource(source, password, this.#sqlTimeouts, local.timeline)).history;
       }
-      const decision: RewindDecision = decideRewind(
+      const decision: RewindDecision = crashedStandby ? { kind: 'none' } : decideRewind(
         { systemId: control.systemIdentifier, timeline: local.timeline, end: local.end, history: localHistory },
         { systemId: id.systemId, timeline: id.timeline, flush: id.flush, history: sourceHistory },
       );
