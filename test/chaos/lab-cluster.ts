@@ -305,6 +305,17 @@ export class LabCluster {
     throw new Error(`not recovered within ${timeoutMs} ms: ${why}`);
   }
 
+  /**
+   * ALTER SYSTEM SET on both hubs (postgresql.auto.conf, which clones and rewinds copy from the
+   * peer) and a reload: for PostgreSQL settings hubha does not manage, e.g. wal_sender_timeout.
+   */
+  async setPgSetting(name: string, value: string): Promise<void> {
+    for (const hub of HUBS) {
+      await this.sql(hub, `ALTER SYSTEM SET ${name} = '${value.replace(/'/g, "''")}'`);
+      await this.sql(hub, 'SELECT pg_reload_conf()');
+    }
+  }
+
   /** The writer's role (password, TCP from the lab) and table, created on the primary. Idempotent. */
   async setupWorkload(primary: string): Promise<void> {
     await this.sql(
@@ -317,6 +328,12 @@ export class LabCluster {
     );
     await this.sql(primary, `CREATE TABLE IF NOT EXISTS ${WRITES_TABLE} (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`);
     await this.sql(primary, `GRANT SELECT, INSERT ON ${WRITES_TABLE} TO ${WRITER_ROLE}`);
+    // A writer gives up on a statement after its client-side timeout and drops the connection;
+    // the backend, blocked in a synchronous-replication wait, would not notice and hold its
+    // connection slot until the wait ends. With this it notices within a second and exits (with
+    // no acknowledgement: the client is gone). Never statement_timeout: a cancelled wait for
+    // synchronous replication returns COMMIT with a mere warning — an ack of an unreplicated write.
+    await this.sql(primary, `ALTER ROLE ${WRITER_ROLE} SET client_connection_check_interval = '1s'`);
     // The identity the writer reads back: pg_control_system() (superuser-only by default) and
     // hubha.promotions (created by the agent when it became the primary).
     await this.sql(primary, `GRANT EXECUTE ON FUNCTION pg_control_system() TO ${WRITER_ROLE}`);
