@@ -136,7 +136,8 @@ describe('the operator surface on a real cluster', () => {
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('HA state: DEGRADED');
     expect(check.stdout).toContain(`${standby}: NOT eligible`);
-    expect(check.stdout).toMatch(/- member-unreachable \[\w+\] since /);
+    expect(check.stdout).toMatch(/- member-unreachable \[\w+\] for \d+ s \(since .*\): \w+ has not answered/);
+    expect(check.stdout).toMatch(new RegExp(`\\| ${standby} +\\| hub +\\| [^|]+\\| Standby +\\| not streaming +\\|`));
     await waitFor('the watch saw the standby go', async () => watchEvents.some((e) => e.type === 'sync-standby' && e.message.includes('no synchronous standby')), 10_000);
 
     cluster.start(standby);

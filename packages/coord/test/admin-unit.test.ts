@@ -181,3 +181,12 @@ describe('events from two reads of the records', () => {
     expect(haStateEvent('healthy', status)?.message).toBe('the HA state is degraded (was healthy): member-unreachable');
   });
 });
+
+describe('probe errors in a few words', () => {
+  it('keeps the cause of a refused connection, drops grpc-js boilerplate', async () => {
+    const { RpcFailure, probeError } = await import('../src/index.js');
+    expect(probeError(new RpcFailure('x:1', 14, 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:7101. Resolution note: '))).toBe('connect ECONNREFUSED 127.0.0.1:7101');
+    expect(probeError(new RpcFailure('x:1', 14, 'No connection established. Last error: null. Resolution note: '))).toBe('UNAVAILABLE: No connection established.');
+    expect(probeError(new RpcFailure('x:1', 4, 'Deadline exceeded after 0.701s'))).toBe('DEADLINE_EXCEEDED: Deadline exceeded after 0.701s');
+  });
+});

@@ -147,7 +147,7 @@ describe('computeClusterStatus: every reason', () => {
   it('member-unreachable: for how long, since when, and why', () => {
     const status = computeClusterStatus(change((i) => (i.raft.members = [member('hub1', up()), member('hub2', down(T0 - 12_000)), member('witness', up('leader'))])));
     const r = reason(status, 'member-unreachable', 'hub2');
-    expect(r?.message).toMatch(/hub2 has not answered witness for 12 s \(since 2026-11-26T09:59:48.000Z\): UNAVAILABLE/);
+    expect(r?.message).toBe('hub2 has not answered witness for 12 s: UNAVAILABLE: connect ECONNREFUSED');
     expect(r?.since).toBe(iso(T0 - 12_000));
     expect(status.members[1]).toMatchObject({ reachable: false, unreachableSince: iso(T0 - 12_000), raft: { state: 'unknown', commitIndex: null } });
   });
@@ -189,7 +189,7 @@ describe('computeClusterStatus: every reason', () => {
 
   it('no-sync-standby: recorded as none (since the record), no record, or a record of another epoch', () => {
     const none = computeClusterStatus(change((i) => (i.records.sync = { ...sync3, standby: null, at: iso(T0 - 7000) })));
-    expect(reason(none, 'no-sync-standby')?.message).toMatch(/no synchronous standby since .*hub1 commits without waiting/);
+    expect(reason(none, 'no-sync-standby')?.message).toBe('no synchronous standby: hub1 commits without waiting for a standby, and no standby may take over automatically');
     expect(reason(none, 'no-sync-standby')?.since).toBe(iso(T0 - 7000));
     expect(none.synchronous.standby).toBeNull();
     expect(none.members[1]!.eligibility?.reasons.map((r) => r.code)).toEqual(['not-sync-standby']);
@@ -217,7 +217,7 @@ describe('computeClusterStatus: every reason', () => {
   it('paused: by whom, why, since when; standbys say they may not take over', () => {
     const status = computeClusterStatus(change((i) => (i.records.paused = { paused: true, by: 'alice@ops', at: iso(T0 - 30_000), reason: 'kernel upgrade' })));
     const r = reason(status, 'paused');
-    expect(r?.message).toBe('the cluster is paused by alice@ops since 2026-11-26T09:59:30.000Z (kernel upgrade): no automatic failover until it is resumed');
+    expect(r?.message).toBe('the cluster is paused by alice@ops (kernel upgrade): no automatic failover until it is resumed');
     expect(r?.since).toBe(iso(T0 - 30_000));
     expect(status.state).toBe('degraded');
     expect(status.paused?.by).toBe('alice@ops');

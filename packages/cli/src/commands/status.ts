@@ -48,13 +48,16 @@ function roleOf(m: MemberStatus, status: ClusterStatus): string {
   return pg.role === 'stopped' ? 'Stopped' : 'Unknown';
 }
 
-function stateOf(m: MemberStatus): string {
+function stateOf(m: MemberStatus, status: ClusterStatus): string {
   const pg = m.postgres;
   if (pg === null) return '';
-  if (!pg.up) return 'stopped';
-  if (pg.role === 'primary' || pg.inRecovery === false) return 'running';
+  const stale = m.report?.stale === true ? ' (stale)' : '';
+  if (!pg.up) return `stopped${stale}`;
+  if (pg.role === 'primary' || pg.inRecovery === false) return `running${stale}`;
+  // A standby: the primary's pg_stat_replication has the last word.
   if (pg.replicationState !== null) return pg.replicationState;
-  return pg.streaming ? 'streaming' : 'not streaming';
+  if (status.activeHub !== null && !m.active) return 'not streaming';
+  return `${pg.streaming ? 'streaming' : 'not streaming'}${stale}`;
 }
 
 function lagOf(m: MemberStatus): string {
@@ -84,7 +87,7 @@ export function renderStatus(status: ClusterStatus): string {
     m.kind,
     m.postgres?.address ?? m.raft.clientAddress ?? '',
     roleOf(m, status),
-    stateOf(m),
+    stateOf(m, status),
     m.postgres?.timeline === null || m.postgres?.timeline === undefined ? '' : String(m.postgres.timeline),
     lagOf(m),
     raftOf(m, now),
@@ -102,7 +105,7 @@ export function renderStatus(status: ClusterStatus): string {
   if (status.paused !== null) out += `PAUSED by ${status.paused.by} since ${status.paused.at}${status.paused.reason === '' ? '' : ` (${status.paused.reason})`}: no automatic failover\n`;
   if (status.reasons.length > 0) {
     out += 'Reasons:\n';
-    for (const r of status.reasons) out += `  - ${r.code}${r.member === null ? '' : ` [${r.member}]`} since ${r.since} (${formatDuration(now - Date.parse(r.since))}): ${r.message}\n`;
+    for (const r of status.reasons) out += `  - ${r.code}${r.member === null ? '' : ` [${r.member}]`} for ${formatDuration(now - Date.parse(r.since))} (since ${r.since}): ${r.message}\n`;
   }
   const candidates = status.members.filter((m) => m.eligibility !== null);
   if (candidates.length > 0) {

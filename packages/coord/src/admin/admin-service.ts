@@ -129,6 +129,16 @@ export interface AdminEvent {
 }
 
 const MAX_RANGE = 10_000;
+
+/** A failed probe in a few words: "connect ECONNREFUSED 10.0.0.12:7101", "DEADLINE_EXCEEDED: ...". */
+export function probeError(err: unknown): string {
+  if (!(err instanceof RpcFailure)) return err instanceof Error ? err.message : String(err);
+  // grpc-js: "No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: "
+  const connect = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/.exec(err.details);
+  if (err.status === grpc.status.UNAVAILABLE && connect?.[1] !== undefined && connect[1] !== '' && connect[1] !== 'null') return connect[1];
+  const details = err.details.replace(/\s*Resolution note:\s*$/, '').replace(/\s*Last error: null\.?$/, '');
+  return `${grpc.status[err.status] ?? err.status}: ${details}`;
+}
 const MAX_REASON_CHARS = 1000;
 const MAX_BY_CHARS = 255;
 
@@ -347,7 +357,7 @@ export class AdminService {
             const n = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'object' && v !== null ? Number((v as { toString(): string }).toString()) : 0);
             probe = { reachable: true, state: res.role ?? '', term: n(res.header?.raftTerm), leader: res.header?.leader ?? '', commitIndex: n(res.commitIndex), appliedIndex: n(res.appliedIndex), version: res.version ?? '' };
           } catch (err: unknown) {
-            probe = this.failed(m.id, err instanceof RpcFailure ? `${grpc.status[err.status] ?? err.status}: ${err.details}` : err instanceof Error ? err.message : String(err));
+            probe = this.failed(m.id, probeError(err));
           }
         }
         out.set(m.id, probe);

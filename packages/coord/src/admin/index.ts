@@ -3,7 +3,7 @@
  * client. The status it answers is computed by ../status (computeClusterStatus).
  */
 export { ADMIN_SERVICE, NOT_YET_IMPLEMENTED, adminService } from './definitions.js';
-export { AdminRefusal, AdminService, AdminUnavailableError } from './admin-service.js';
+export { AdminRefusal, AdminService, AdminUnavailableError, probeError } from './admin-service.js';
 export type { AdminEvent, AdminHost, AdminServiceOptions, RecordsRead } from './admin-service.js';
 export { adminErrorToGrpc, adminHandlers } from './handlers.js';
 export { diffSummaries, haStateEvent, summarize, watchingEvent } from './events.js';

@@ -110,8 +110,8 @@ export function computeClusterStatus(input: StatusInput): ClusterStatus {
   for (const m of raft.members) {
     if (m.probe === null || m.probe.reachable) continue;
     const since = m.probe.unreachableSince;
-    const seen = m.probe.lastSeen === null ? `, not seen since ${raft.servedBy} started watching` : '';
-    add('member-unreachable', m.name, `${m.name} has not answered ${raft.servedBy} for ${formatDuration(now - since)} (since ${isoOf(since)}${seen}): ${m.probe.error}`, since);
+    const seen = m.probe.lastSeen === null ? ` (not once since ${raft.servedBy} started)` : '';
+    add('member-unreachable', m.name, `${m.name} has not answered ${raft.servedBy} for ${formatDuration(now - since)}${seen}: ${m.probe.error}`, since);
   }
   for (const name of names) {
     if (kindOf(name) !== 'hub') continue;
@@ -172,7 +172,7 @@ export function computeClusterStatus(input: StatusInput): ClusterStatus {
         add('no-sync-standby', null, `the synchronous standby record is ${syncRecord.primary}'s at epoch ${syncRecord.epoch} (standby ${syncRecord.standby ?? 'none'}), not the active hub's (${active.name} at epoch ${active.epoch}): no standby is synchronous with ${active.name} yet`);
       } else if (syncRecord.standby === null) {
         const at = Date.parse(syncRecord.at);
-        add('no-sync-standby', null, `no synchronous standby since ${syncRecord.at}: ${active.name} commits without waiting for a standby, and no standby may take over automatically`, Number.isFinite(at) ? at : undefined);
+        add('no-sync-standby', null, `no synchronous standby: ${active.name} commits without waiting for a standby, and no standby may take over automatically`, Number.isFinite(at) ? at : undefined);
       }
     }
 
@@ -207,7 +207,7 @@ export function computeClusterStatus(input: StatusInput): ClusterStatus {
   }
   if (paused !== null) {
     const at = Date.parse(paused.at);
-    add('paused', null, `the cluster is paused by ${paused.by} since ${paused.at}${paused.reason === '' ? '' : ` (${paused.reason})`}: no automatic failover until it is resumed`, Number.isFinite(at) ? at : undefined);
+    add('paused', null, `the cluster is paused by ${paused.by}${paused.reason === '' ? '' : ` (${paused.reason})`}: no automatic failover until it is resumed`, Number.isFinite(at) ? at : undefined);
   }
   records.problems.forEach((problem, i) => add('invalid-record', null, `invalid record in the store (ignored): ${problem}`, undefined, `${i}:${problem.slice(0, problem.indexOf(':'))}`));
 
