@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminEvent, CoordSession, HubReport } from '../src/index.js';
@@ -19,6 +21,8 @@ import {
   reportKey,
 } from '../src/index.js';
 import { LocalCluster } from './support/local-cluster.js';
+
+const HUBHA_CLI = resolve(import.meta.dirname, '../../cli/dist/main.js');
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -185,6 +189,35 @@ describe('the Admin service on a three-member store (every member answers)', () 
       expect(err).toMatchObject({ status: grpc.status.UNIMPLEMENTED, code: 'not-implemented' });
       expect((err as AdminCallError).details).toMatch(/part of the admin API contract .* does not implement it yet/);
     }
+  });
+
+  it('the CLI: pause, resume, history and watch (events until SIGINT, exit 0)', async () => {
+    const env = { ...process.env, HUBHA_ENDPOINTS: endpoints().join(',') };
+    const run = (args: string[]): Promise<{ code: number | null; stdout: string }> =>
+      new Promise((done) => {
+        const child = spawn(process.execPath, [HUBHA_CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.on('exit', (code) => done({ code, stdout }));
+      });
+    const watcher = spawn(process.execPath, [HUBHA_CLI, 'watch', '-o', 'json', '--endpoints', cluster.clientEndpoint('n2')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let lines = '';
+    watcher.stdout.on('data', (d: Buffer) => (lines += d.toString()));
+    const exited = new Promise<number | null>((done) => watcher.on('exit', (code) => done(code)));
+    const events = (): { type: string; message: string; endpoint: string }[] => lines.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string; message: string; endpoint: string });
+    await eventually('the watch started', () => (events().some((e) => e.type === 'watching') ? true : undefined));
+
+    const paused = await run(['pause', '--reason', 'cli test', '--by', 'cli@test']);
+    expect(paused).toMatchObject({ code: 0, stdout: expect.stringMatching(/^paused by cli@test at .* \(cli test\): no automatic failover until `hubha resume`\n$/) });
+    expect((await run(['pause'])).stdout).toMatch(/^already paused by cli@test since /);
+    expect((await run(['resume', '--by', 'cli@test'])).stdout).toMatch(/^resumed by cli@test at /);
+    expect((await run(['resume'])).stdout).toBe('not paused: nothing to resume\n');
+    const history = await run(['history']);
+    expect(history.stdout).toMatch(/^EPOCH +AT +KIND +FROM +TO +DATA LOSS +REASON\n\d+ +\S+ +bootstrap +- +hub1 +0 B +first primary\n$/);
+    await eventually('paused and resumed on the watch', () => (['paused', 'resumed'].every((t) => events().some((e) => e.type === t)) ? true : undefined));
+    expect(events()[0]).toMatchObject({ type: 'watching', endpoint: cluster.clientEndpoint('n2') });
+    watcher.kill('SIGINT');
+    expect(await exited).toBe(0);
   });
 
   it('a member down: member-unreachable with its start, the others still answer; no member: unreachable', async () => {
