@@ -1,0 +1,125 @@
+/**
+ * One chaos round on a running lab cluster: a writer through the VIP in the client namespace,
+ * a fault schedule, the heal, the wait for recovery, and the checker's verdict.
+ */
+import { checkRecovery, type Violation } from './checker.js';
+import { describeEvent, executeSchedule, type Roles, type Schedule } from './faults.js';
+import type { Ack, History } from './history.js';
+import { sleep, type LabCluster } from './lab-cluster.js';
+import { verifyHistory } from './verify.js';
+
+export interface RoundOptions {
+  readonly round: number;
+  /** Schedule for the roles found at the start of the round. */
+  readonly schedule: (roles: Roles) => Schedule;
+  /** Where the writer's history goes. */
+  readonly historyFile: string;
+  /** Recovery (cluster recovered and a write acknowledged through the VIP) within this after the heal. */
+  readonly recoveryBoundMs: number;
+  /** Acknowledged writes of earlier rounds, all of which must still be on the final primary. */
+  readonly earlierAcks: readonly Ack[];
+  /** Raft violations already reported by earlier rounds (not repeated). */
+  readonly knownRaftViolations: Set<string>;
+  readonly log?: (line: string) => void;
+}
+
+export interface RoundResult {
+  readonly round: number;
+  readonly roles: Roles;
+  readonly startEpoch: number;
+  readonly schedule: Schedule;
+  readonly described: string[];
+  readonly notes: string[];
+  readonly acks: Ack[];
+  readonly inDoubt: number;
+  readonly recoveryMs: number | null;
+  readonly final: { active: string; epoch: number } | null;
+  readonly violations: Violation[];
+  /** Informational (asynchronous mode): acknowledged writes missing on the final primary. */
+  readonly lostInfo: string | null;
+  readonly durationMs: number;
+}
+
+/** The first id of round `round`'s writer: rounds never share ids. */
+export function firstIdOf(round: number): number {
+  return round * 10_000_000 + 1;
+}
+
+export async function runRound(lc: LabCluster, options: RoundOptions): Promise<RoundResult> {
+  const t0 = Date.now();
+  const log = options.log ?? (() => undefined);
+  const start = await lc.waitRecovered(options.recoveryBoundMs);
+  const roles: Roles = { active: start.active, standby: start.standby, witness: 'witness', client: 'client' };
+  const schedule = options.schedule(roles);
+  const described = schedule.events.map((e) => describeEvent(e, roles));
+  const writer = lc.startWriter(options.historyFile, firstIdOf(options.round));
+  const violations: Violation[] = [];
+  let recoveryMs: number | null = null;
+  let final: { active: string; epoch: number } | null = null;
+  let notes: string[] = [];
+  let why = '';
+  let history: History;
+  try {
+    // Warm-up: the writer is through to the primary.
+    for (let i = 0; i < 100 && (await writer.history()).acks.length < 10; i++) await sleep(100);
+    const exec = await executeSchedule(lc, schedule, roles, log);
+    notes = exec.notes;
+    const healAt = exec.healAt;
+    // Recovered: the cluster's state, then a write sent after that acknowledged through the VIP.
+    try {
+      const rec = await lc.waitRecovered(options.recoveryBoundMs);
+      final = { active: rec.active, epoch: rec.epoch };
+      const recoveredAt = Date.now();
+      const deadline = healAt + options.recoveryBoundMs;
+      let acked: Ack | undefined;
+      for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+        acked = (await writer.history()).acks.find((a) => a.sent >= recoveredAt);
+        if (acked !== undefined) break;
+        await sleep(100);
+      }
+      if (acked === undefined) why = `cluster recovered ${recoveredAt - healAt} ms after the heal, but no write through the VIP was acknowledged after that`;
+      else recoveryMs = acked.ack - healAt;
+    } catch (err) {
+      why = err instanceof Error ? err.message : String(err);
+    }
+    violations.push(...checkRecovery(recoveryMs, options.recoveryBoundMs, why));
+    await sleep(500);
+  } finally {
+    // Ended by PID whatever happened above (SIGTERM, SIGKILL after a grace).
+    history = await writer.stop();
+  }
+  const all = [...options.earlierAcks, ...history.acks];
+  const verdict = await verifyHistory(lc, history.acks, null);
+  for (const v of verdict.violations) {
+    if (v.kind === 'raft-two-leaders') {
+      if (options.knownRaftViolations.has(v.message)) continue;
+      options.knownRaftViolations.add(v.message);
+    }
+    violations.push(v);
+  }
+  let lostInfo: string | null = null;
+  if (final !== null) {
+    // Every acknowledged write so far (this round's and the earlier ones) on the final primary.
+    const lost = await verifyHistory(lc, all, final.active).catch(() => null);
+    if (lost === null) violations.push({ kind: 'lost-write', message: `could not read the writes back from ${final.active}` });
+    else {
+      violations.push(...lost.violations.filter((v) => v.kind === 'lost-write'));
+      lostInfo = lost.lostInfo;
+    }
+  }
+  return {
+    round: options.round,
+    roles,
+    startEpoch: start.epoch,
+    schedule,
+    described,
+    notes,
+    acks: history.acks,
+    inDoubt: history.inDoubt.length,
+    recoveryMs,
+    final,
+    violations,
+    lostInfo,
+    durationMs: Date.now() - t0,
+  };
+}
