@@ -13,6 +13,7 @@ import type { HubSettings } from './settings.js';
 import { slotName } from './settings.js';
 import { readStoreView } from './store-view.js';
 import { Watchdog } from './watchdog.js';
+import { UNSAFE_DISABLE_FENCING_ENV, selfFencingDisabled } from './unsafe-testing.js';
 import type { StoreView } from './store-view.js';
 
 /** The agent's own role, as it acts (PostgreSQL's state is observed separately). */
@@ -98,6 +99,8 @@ export class HubAgent {
   private promotionRetryAt = 0;
   private promotionFailures = 0;
   private readonly roleListeners = new Set<(role: AgentRole, epoch: number | null) => void>();
+  /** Chaos tests only (unsafe-testing.ts): never fence. Throws at construction unless acknowledged. */
+  private readonly noFencing = selfFencingDisabled();
 
   constructor(private readonly options: HubAgentOptions) {
     this.settings = options.settings;
@@ -152,6 +155,7 @@ export class HubAgent {
   private async tick(): Promise<void> {
     if (this.stopped || this.ticking) return;
     this.ticking = true;
+    if (this.noFencing) this.logger.error({ node: this.settings.name, role: this.role, epoch: this.epoch }, `UNSAFE TESTING: self-fencing is DISABLED (${UNSAFE_DISABLE_FENCING_ENV}=1): this hub can cause split brain and lose writes`);
     try {
       const snapshot = await this.pg.observe();
       this.lastSnapshot = snapshot;
@@ -291,6 +295,10 @@ export class HubAgent {
         // Our own sidecar restarted within the TTL: take the lease back (same epoch) and go on.
         const epoch = await this.acquire();
         if (epoch !== null) return this.becomePrimary(epoch, 'resumed', null);
+      }
+      if (this.noFencing) {
+        this.logger.error({ node: me, holder: view.lease?.holder ?? null }, 'UNSAFE TESTING: PostgreSQL is writable but this hub does not hold the lease: NOT fencing');
+        return;
       }
       this.logger.warn({ node: me, holder: view.lease?.holder ?? null }, 'PostgreSQL is writable but this hub does not hold the lease: fencing');
       await this.pg.fence();
@@ -558,6 +566,10 @@ export class HubAgent {
   private demote(reason: string, releaseLease = false): Promise<void> {
     if (this.demoting !== null) return this.demoting;
     if (this.role !== 'primary' && this.role !== 'promoting') return Promise.resolve();
+    if (this.noFencing) {
+      this.logger.error({ node: this.settings.name, epoch: this.epoch, reason }, 'UNSAFE TESTING: NOT fencing (self-fencing disabled): VIP and PostgreSQL left as they are');
+      return Promise.resolve();
+    }
     const epoch = this.epoch;
     this.demoting = (async () => {
       const started = performance.now();
