@@ -80,7 +80,7 @@ export async function runRound(lc: LabCluster, options: RoundOptions): Promise<R
       if (acked === undefined) why = `cluster recovered ${recoveredAt - healAt} ms after the heal, but no write through the VIP was acknowledged after that`;
       else recoveryMs = acked.ack - healAt;
     } catch (err) {
-      why = err instanceof Error ? err.message : String(err);
+      why = (err instanceof Error ? err.message : String(err)).replace(/^not recovered within \d+ ms: /, '');
     }
     violations.push(...checkRecovery(recoveryMs, options.recoveryBoundMs, why));
     await sleep(500);
