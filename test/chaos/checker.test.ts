@@ -89,14 +89,27 @@ describe('split brain against the promotions (a deposed primary still acknowledg
     expect(checkSplitBrain([...acks, ...acksFrom([{ tl: 2, epoch: 2, n: 5 }], { firstId: 100, start: T0 + 300 })])).toEqual([]);
   });
 
-  it('reads promotions and leader lines from pino logs', () => {
+  it('ignores a promotion its hub abandoned before serving anyone, not one that served a write', () => {
+    // hub2 promoted to timeline 2, could not finish (store unreachable) and fenced itself; hub1
+    // then resumed on timeline 1 as the last primary.
+    const abandoned = { ...promotion, abandonedAt: T0 + 1100 };
+    const later = acksFrom([{ tl: 1, epoch: 3, n: 20 }], { firstId: 100, start: T0 + 5000 });
+    expect(checkStalePrimary([...acksFrom([{ tl: 1, epoch: 1, n: 20 }]), ...later], [abandoned])).toEqual([]);
+    // The same, but the abandoned timeline did acknowledge a write before the fence: divergence.
+    const servedOnce = { id: 50, sent: T0 + 300, ack: T0 + 303, sys: SYS, tl: 2, epoch: 2 };
+    expect(checkStalePrimary([...later, servedOnce], [abandoned]).map((v) => v.kind)).toEqual(['stale-primary']);
+  });
+
+  it('reads promotions (and their abandonment) and leader lines from pino logs', () => {
     const log = [
       { level: 30, time: T0, msg: 'PostgreSQL promoted', node: 'hub2', epoch: 2, timeline: 2, promoteMs: 120 },
       { level: 30, time: T0 + 1, msg: 'active hub', node: 'hub2', epoch: 2 },
       { level: 30, time: T0 + 2, msg: 'leader changed', node: 'hub2', term: 5, leader: 'witness', previousLeader: null, role: 'follower' },
       { level: 30, time: T0 + 3, msg: 'no leader', node: 'hub2', term: 6, leader: null },
     ];
-    expect(promotionsFromLog(log)).toEqual([{ node: 'hub2', epoch: 2, timeline: 2, at: T0 }]);
+    expect(promotionsFromLog(log)).toEqual([{ node: 'hub2', epoch: 2, timeline: 2, at: T0, abandonedAt: null }]);
+    const failed = [...log, { level: 50, time: T0 + 900, msg: 'promotion failed: fencing and releasing the lease', node: 'hub2', epoch: 2, err: 'deadline' }];
+    expect(promotionsFromLog(failed)[0]!.abandonedAt).toBe(T0 + 900);
     expect(leaderObservationsFromLog('hub2', log)).toEqual([{ member: 'hub2', term: 5, leader: 'witness', at: T0 + 2 }]);
   });
 });

@@ -12,7 +12,11 @@
  *   promoting hub's 'PostgreSQL promoted' log line, written after pg_promote returned) and yet
  *   acknowledged by a server on an older timeline — the deposed primary kept accepting writes
  *   while the new one was writable. (A single client through the VIP switches servers in one
- *   step, so this is how it sees a primary that did not fence itself in time.)
+ *   step, so this is how it sees a primary that did not fence itself in time.) A promotion the
+ *   promoting hub abandoned (its own 'promotion failed' line: it fenced itself before it became
+ *   the active hub) counts only if its timeline acknowledged a write meanwhile: otherwise the
+ *   branch served nobody, and the older timeline going on is no split brain (a write it did
+ *   acknowledge and that got discarded is a lost write, below).
  * - lost writes (synchronous mode): every acknowledged id must be on the final primary.
  * - recovery within a stated bound after the heal.
  * - Raft election safety: at most one leader per term, from the members' 'leader changed' lines.
@@ -24,6 +28,8 @@ export type ViolationKind = 'split-brain' | 'stale-primary' | 'lost-write' | 'no
 export interface Violation {
   readonly kind: ViolationKind;
   readonly message: string;
+  /** Identifies the underlying event, for runs that see it again in later rounds (split brain against a promotion, two leaders in a term). */
+  readonly key?: string;
 }
 
 export interface IdentityInterval {
@@ -90,9 +96,14 @@ export function checkSplitBrain(acks: readonly Ack[]): Violation[] {
  */
 export function checkStalePrimary(acks: readonly Ack[], promotions: readonly Promotion[]): Violation[] {
   const out: Violation[] = [];
+  // An abandoned promotion served a client if its timeline acknowledged a write between the
+  // promotion and a while after its fence began (the fence ends writes within seconds).
+  const served = (p: Promotion): boolean =>
+    p.abandonedAt === null || p.abandonedAt === undefined || acks.some((a) => a.tl === p.timeline && a.ack >= p.at - 1000 && a.sent <= p.abandonedAt! + ABANDONED_FENCE_MS);
+  const effective = promotions.filter(served);
   const groups = new Map<string, { p: Promotion; identity: string; count: number; first: Ack; last: Ack }>();
   for (const a of acks) {
-    for (const p of promotions) {
+    for (const p of effective) {
       if (p.timeline > a.tl && a.sent > p.at) {
         const key = `${identityOf(a)}|${p.node}|${p.timeline}`;
         const g = groups.get(key);
@@ -107,6 +118,7 @@ export function checkStalePrimary(acks: readonly Ack[], promotions: readonly Pro
   for (const g of groups.values()) {
     out.push({
       kind: 'stale-primary',
+      key: `stale-primary ${g.identity} ${g.p.node} tl${g.p.timeline} e${g.p.epoch}`,
       message:
         `split brain: ${g.identity} acknowledged ${g.count} write(s) sent after ${g.p.node} was promoted to timeline ${g.p.timeline} (epoch ${g.p.epoch}) at ${iso(g.p.at)}: ` +
         `first id ${g.first.id} sent ${g.first.sent - g.p.at} ms after, last id ${g.last.id} sent ${g.last.sent - g.p.at} ms after`,
@@ -114,6 +126,9 @@ export function checkStalePrimary(acks: readonly Ack[], promotions: readonly Pro
   }
   return out;
 }
+
+/** How long after 'promotion failed' an abandoned primary might still have acknowledged writes (its fence). */
+const ABANDONED_FENCE_MS = 15_000;
 
 /** Every acknowledged id must be present on the final primary. */
 export function checkLostWrites(acks: readonly Ack[], present: ReadonlySet<number>, where: string): Violation[] {
@@ -140,7 +155,7 @@ export function checkElectionSafety(observations: readonly LeaderObservation[]):
   const out: Violation[] = [];
   for (const [term, leaders] of [...byTerm.entries()].sort((a, b) => a[0] - b[0])) {
     if (leaders.size > 1) {
-      out.push({ kind: 'raft-two-leaders', message: `term ${term} had ${leaders.size} leaders: ${[...leaders.values()].map((o) => `${o.leader} (seen by ${o.member} at ${iso(o.at)})`).join(', ')}` });
+      out.push({ kind: 'raft-two-leaders', key: `raft term ${term}`, message: `term ${term} had ${leaders.size} leaders: ${[...leaders.values()].map((o) => `${o.leader} (seen by ${o.member} at ${iso(o.at)})`).join(', ')}` });
     }
   }
   return out;

@@ -38,6 +38,11 @@ export interface Promotion {
   readonly epoch: number;
   readonly timeline: number;
   readonly at: number;
+  /**
+   * When the same hub then logged 'promotion failed' for the same epoch (it could not finish
+   * becoming the active hub — e.g. the store became unreachable — and fenced itself), else null.
+   */
+  readonly abandonedAt?: number | null;
 }
 
 /** A member's 'leader changed' log line: in `term`, `leader` leads (as `member` learned it). */
@@ -78,7 +83,11 @@ export function identityOf(a: Pick<Ack, 'sys' | 'tl' | 'epoch'>): string {
 export function promotionsFromLog(lines: readonly Record<string, unknown>[]): Promotion[] {
   return lines
     .filter((l) => l.msg === 'PostgreSQL promoted' && typeof l.timeline === 'number')
-    .map((l) => ({ node: String(l.node), epoch: Number(l.epoch), timeline: Number(l.timeline), at: Number(l.time) }));
+    .map((l) => {
+      const at = Number(l.time);
+      const failed = lines.find((f) => f.msg === 'promotion failed: fencing and releasing the lease' && f.epoch === l.epoch && Number(f.time) >= at);
+      return { node: String(l.node), epoch: Number(l.epoch), timeline: Number(l.timeline), at, abandonedAt: failed === undefined ? null : Number(failed.time) };
+    });
 }
 
 /** 'leader changed' lines of one member's log (the Raft node's own view). */

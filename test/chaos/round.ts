@@ -18,8 +18,11 @@ export interface RoundOptions {
   readonly recoveryBoundMs: number;
   /** Acknowledged writes of earlier rounds, all of which must still be on the final primary. */
   readonly earlierAcks: readonly Ack[];
-  /** Raft violations already reported by earlier rounds (not repeated). */
-  readonly knownRaftViolations: Set<string>;
+  /**
+   * Keys of violations already reported by earlier rounds (two leaders in a term, a split brain
+   * against a given promotion): later rounds see the same logs and would report them again.
+   */
+  readonly knownViolations: Set<string>;
   readonly log?: (line: string) => void;
 }
 
@@ -91,9 +94,9 @@ export async function runRound(lc: LabCluster, options: RoundOptions): Promise<R
   const all = [...options.earlierAcks, ...history.acks];
   const verdict = await verifyHistory(lc, history.acks, null);
   for (const v of verdict.violations) {
-    if (v.kind === 'raft-two-leaders') {
-      if (options.knownRaftViolations.has(v.message)) continue;
-      options.knownRaftViolations.add(v.message);
+    if (v.key !== undefined) {
+      if (options.knownViolations.has(v.key)) continue;
+      options.knownViolations.add(v.key);
     }
     violations.push(v);
   }

@@ -110,7 +110,7 @@ try {
   await lc.setupWorkload(ready.active);
   log(`chaos: cluster ready in ${secs(Date.now() - t0)} (active ${ready.active}, epoch ${ready.epoch}); cluster dir ${lc.cluster.dir}`);
   const earlierAcks: Ack[] = [];
-  const knownRaft = new Set<string>();
+  const known = new Set<string>();
   for (let round = 1; round <= rounds && !stopping; round++) {
     const rs = roundSeed(seed, round);
     const historyFile = join(histories, `round-${round}.jsonl`);
@@ -122,7 +122,7 @@ try {
         historyFile,
         recoveryBoundMs: boundMs,
         earlierAcks,
-        knownRaftViolations: knownRaft,
+        knownViolations: known,
       });
     } catch (err) {
       // The round could not even start (the cluster did not recover from the previous one).
@@ -178,7 +178,8 @@ async function keep(round: number, historyFile: string | null, lines: string[], 
   await mkdir(dir, { recursive: true });
   await cp(lc.cluster.dir, join(dir, 'cluster'), {
     recursive: true,
-    filter: (src) => !/\/hub\d+\/pg(\/|$)/.test(src.slice(lc.cluster.dir.length)) && !src.endsWith('replication.pass'),
+    // Not PostgreSQL's data, its sockets (cp cannot copy them), or the replication password.
+    filter: (src) => !/\/hub\d+\/(pg|run)(\/|$)/.test(src.slice(lc.cluster.dir.length)) && !src.endsWith('replication.pass'),
   }).catch((err: unknown) => log(`    (could not copy the cluster dir: ${String(err)})`));
   if (historyFile !== null) await cp(historyFile, join(dir, basename(historyFile))).catch(() => undefined);
   const summary = result === undefined ? { round, lines } : { round, seed, roles: result.roles, schedule: result.schedule, described: result.described, notes: result.notes, violations: result.violations, recoveryMs: result.recoveryMs, final: result.final };
