@@ -342,7 +342,7 @@ export class LabCluster {
   }
 
   /** Starts a writer in the client namespace, its JSON lines appended to `file`. */
-  startWriter(file: string, firstId: number, options: { pauseMs?: number; queryMs?: number; maxMs?: number } = {}): Writer {
+  startWriter(file: string, firstId: number, options: { loops?: number; pauseMs?: number; queryMs?: number; maxMs?: number } = {}): Writer {
     const fd = openSync(file, 'a');
     const config = {
       host: this.vip,
@@ -351,6 +351,7 @@ export class LabCluster {
       password: WRITER_PASSWORD,
       table: WRITES_TABLE,
       firstId,
+      loops: options.loops ?? 1,
       pauseMs: options.pauseMs ?? 2,
       connectMs: 1000,
       queryMs: options.queryMs ?? 2000,

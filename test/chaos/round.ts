@@ -23,6 +23,8 @@ export interface RoundOptions {
    * against a given promotion): later rounds see the same logs and would report them again.
    */
   readonly knownViolations: Set<string>;
+  /** Concurrent writer loops (each on its own connection through the VIP); default 1. */
+  readonly writerLoops?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -55,7 +57,7 @@ export async function runRound(lc: LabCluster, options: RoundOptions): Promise<R
   const roles: Roles = { active: start.active, standby: start.standby, witness: 'witness', client: 'client' };
   const schedule = options.schedule(roles);
   const described = schedule.events.map((e) => describeEvent(e, roles));
-  const writer = lc.startWriter(options.historyFile, firstIdOf(options.round));
+  const writer = lc.startWriter(options.historyFile, firstIdOf(options.round), { loops: options.writerLoops ?? 1 });
   const violations: Violation[] = [];
   let recoveryMs: number | null = null;
   let final: { active: string; epoch: number } | null = null;

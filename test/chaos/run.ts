@@ -17,6 +17,7 @@
  *                            or store-partition (the active hub cut from the store, not from the client)
  *   --recovery-bound-ms MS   recovery must complete within this after the heal (default 60000)
  *   --keep-dir DIR           where failing rounds are kept (default .data/chaos/<run id>)
+ *   --writers N              concurrent writer connections through the VIP (default 2)
  *   --unsafe-no-fencing      start the hubs with self-fencing DISABLED (HUBHA_UNSAFE_TESTING=1,
  *                            HUBHA_UNSAFE_DISABLE_FENCING=1): only to show the checker catching split brain
  */
@@ -30,7 +31,7 @@ import { RANDOM_FAULT_KINDS, prng, randomSchedule, roundSeed, type FaultKind } f
 import { LAB_TIMINGS, LabCluster } from './lab-cluster.js';
 import { runRound, type RoundResult } from './round.js';
 
-const USAGE = 'usage: npm run chaos -- --rounds N [--seed S] [--synchronous on|off|strict] [--faults kind,…] [--recovery-bound-ms MS] [--keep-dir DIR] [--unsafe-no-fencing]';
+const USAGE = 'usage: npm run chaos -- --rounds N [--seed S] [--synchronous on|off|strict] [--faults kind,…] [--recovery-bound-ms MS] [--keep-dir DIR] [--writers N] [--unsafe-no-fencing]';
 
 const { values } = parseArgs({
   options: {
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     faults: { type: 'string' },
     'recovery-bound-ms': { type: 'string', default: '60000' },
     'keep-dir': { type: 'string' },
+    writers: { type: 'string', default: '2' },
     'unsafe-no-fencing': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -67,6 +69,8 @@ const allKinds: readonly FaultKind[] = [...RANDOM_FAULT_KINDS, 'store-partition'
 const kinds = (values.faults?.split(',').map((k) => k.trim()).filter(Boolean) ?? [...RANDOM_FAULT_KINDS]) as FaultKind[];
 for (const k of kinds) if (!allKinds.includes(k)) fail(`unknown fault kind ${k} (known: ${allKinds.join(', ')})`);
 const unsafe = values['unsafe-no-fencing'];
+const writers = Number(values.writers);
+if (!Number.isInteger(writers) || writers < 1 || writers > 16) fail('--writers must be an integer in 1..16');
 const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${seed}`;
 const keepDir = resolve(values['keep-dir'] ?? join('.data', 'chaos', runId));
 
@@ -77,7 +81,7 @@ const t0 = Date.now();
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;
 const log = (line: string): void => console.log(line);
 
-log(`chaos: ${rounds} rounds, seed ${seed}, synchronous ${synchronous}, faults ${kinds.join(',')}, recovery bound ${boundMs} ms`);
+log(`chaos: ${rounds} rounds, seed ${seed}, synchronous ${synchronous}, ${writers} writer(s), faults ${kinds.join(',')}, recovery bound ${boundMs} ms`);
 if (unsafe) {
   log('chaos: !!! UNSAFE: the hubs run with self-fencing DISABLED (HUBHA_UNSAFE_DISABLE_FENCING=1). Violations are EXPECTED: this run only shows that the checker catches split brain. !!!');
 }
@@ -123,6 +127,7 @@ try {
         recoveryBoundMs: boundMs,
         earlierAcks,
         knownViolations: known,
+        writerLoops: writers,
       });
     } catch (err) {
       // The round could not even start (the cluster did not recover from the previous one).

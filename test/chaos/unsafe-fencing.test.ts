@@ -38,7 +38,7 @@ async function oneRound(base: string, subnet: string, unsafe: boolean, recoveryB
     const ready = await lc.waitRecovered(60_000);
     await lc.setupWorkload(ready.active);
     const dir = await mkdtemp(join(tmpdir(), `${base}-hist-`));
-    return await runRound(lc, { round: 1, schedule: () => SCHEDULE, historyFile: join(dir, 'round-1.jsonl'), recoveryBoundMs, earlierAcks: [], knownViolations: new Set() });
+    return await runRound(lc, { round: 1, schedule: () => SCHEDULE, historyFile: join(dir, 'round-1.jsonl'), recoveryBoundMs, earlierAcks: [], knownViolations: new Set(), writerLoops: 4 });
   } finally {
     await lc.destroy({ keep: process.env.HUBHA_KEEP === '1' });
   }

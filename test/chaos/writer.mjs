@@ -11,7 +11,8 @@
 // name of the current WAL file) and max(epoch) of hubha.promotions — is read in the INSERT's own
 // RETURNING clause: the very statement that was acknowledged.
 //
-// argv[2]: JSON {host, port, user, password, database, table, firstId, pauseMs, connectMs, queryMs, maxMs}.
+// argv[2]: JSON {host, port, user, password, database, table, firstId, loops, pauseMs, connectMs, queryMs, maxMs}.
+// `loops` writers run concurrently, each on its own connection; ids come from one counter.
 // Stops on SIGTERM/SIGINT or after maxMs (bounded, whatever happens), then exits.
 import pg from 'pg';
 
@@ -43,47 +44,54 @@ function drop(client) {
   }
 }
 
-let client = null;
-let id = Number(c.firstId ?? 1);
-while (!stopped && Date.now() - started < maxMs) {
-  if (client === null) {
-    const candidate = new pg.Client({
-      host: c.host,
-      port: c.port,
-      user: c.user,
-      password: c.password,
-      database: c.database ?? 'postgres',
-      connectionTimeoutMillis: c.connectMs ?? 1000,
-      query_timeout: c.queryMs ?? 2000,
-      application_name: 'chaos-writer',
-    });
-    candidate.on('error', () => undefined);
+const loops = Math.max(1, Math.min(16, Number(c.loops ?? 1)));
+let nextIndex = 0;
+
+/** One writer loop: its own connection, ids firstId + k·loops + index (unique across loops). */
+async function loop(index) {
+  let client = null;
+  while (!stopped && Date.now() - started < maxMs) {
+    if (client === null) {
+      const candidate = new pg.Client({
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        password: c.password,
+        database: c.database ?? 'postgres',
+        connectionTimeoutMillis: c.connectMs ?? 1000,
+        query_timeout: c.queryMs ?? 2000,
+        application_name: `chaos-writer-${index}`,
+      });
+      candidate.on('error', () => undefined);
+      try {
+        await candidate.connect();
+        client = candidate;
+      } catch (err) {
+        drop(candidate);
+        out({ t: 'conn', at: Date.now(), msg: short(err) });
+        await sleep(50);
+        continue;
+      }
+    }
+    const myId = Number(c.firstId ?? 1) + nextIndex++;
+    const sent = Date.now();
     try {
-      await candidate.connect();
-      client = candidate;
+      const res = await client.query(SQL, [myId]);
+      const ack = Date.now();
+      const row = res.rows[0];
+      out({ t: 'ack', id: myId, sent, ack, sys: row.sys, tl: parseInt(String(row.wal).slice(0, 8), 16), epoch: row.epoch === null ? null : Number(row.epoch) });
     } catch (err) {
-      drop(candidate);
-      out({ t: 'conn', at: Date.now(), msg: short(err) });
-      await sleep(50);
+      out({ t: 'err', id: myId, sent, at: Date.now(), msg: short(err) });
+      drop(client);
+      client = null;
+      await sleep(20);
       continue;
     }
+    if (pauseMs > 0) await sleep(pauseMs);
   }
-  const myId = id++;
-  const sent = Date.now();
-  try {
-    const res = await client.query(SQL, [myId]);
-    const ack = Date.now();
-    const row = res.rows[0];
-    out({ t: 'ack', id: myId, sent, ack, sys: row.sys, tl: parseInt(String(row.wal).slice(0, 8), 16), epoch: row.epoch === null ? null : Number(row.epoch) });
-  } catch (err) {
-    out({ t: 'err', id: myId, sent, at: Date.now(), msg: short(err) });
-    drop(client);
-    client = null;
-    await sleep(20);
-    continue;
-  }
-  if (pauseMs > 0) await sleep(pauseMs);
+  if (client !== null) drop(client);
 }
-if (client !== null) drop(client);
-out({ t: 'end', at: Date.now(), nextId: id });
+
+await Promise.all(Array.from({ length: loops }, (_, i) => loop(i)));
+out({ t: 'end', at: Date.now(), nextId: Number(c.firstId ?? 1) + nextIndex });
 process.exit(0);
