@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('unplanned failover', () => {
-  it('promotes the standby when the active hub (sidecar and postmaster) is killed, and the old hub rejoins by pg_rewind', async () => {
+  it('promotes the standby when the active hub (sidecar and postmaster) is killed, and the old hub rejoins by pg_rewind', { timeout: 150_000 }, async () => {
     const { active, standby } = await waitHealthy(cluster, client, { synchronous: true });
     await query(cluster, active.name, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
     await query(cluster, active.name, "INSERT INTO t VALUES (1, 'before')");

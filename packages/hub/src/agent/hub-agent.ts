@@ -294,7 +294,7 @@ export class HubAgent {
       if (view.lease?.holder === me) {
         // Our own sidecar restarted within the TTL: take the lease back (same epoch) and go on.
         const epoch = await this.acquire();
-        if (epoch !== null) return this.becomePrimary(epoch, 'resumed', null);
+        if (epoch !== null) return this.becomePrimary(epoch, 'resumed');
       }
       if (this.noFencing) {
         this.logger.error({ node: me, holder: view.lease?.holder ?? null }, 'UNSAFE TESTING: PostgreSQL is writable but this hub does not hold the lease: NOT fencing');
@@ -454,10 +454,14 @@ export class HubAgent {
         if (!(await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record)))) return this.demote('could not record the synchronous state', true);
       }
     }
+    // Record the promotion BEFORE PostgreSQL can acknowledge a write: were we cut from the store
+    // after promoting, an unrecorded promotion would let the old primary come back as "the last
+    // primary" and rewind our acknowledged writes away (chaos seed 777, round 38).
+    if (!(await this.recordHistory(epoch, 'failover', view.lastPromotion?.to ?? null))) return this.demote('could not record the promotion in the history', true);
     const started = performance.now();
     const result = await this.pg.promote(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {});
     this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started) }, 'PostgreSQL promoted');
-    await this.becomePrimary(epoch, 'failover', view.lastPromotion?.to ?? null);
+    await this.becomePrimary(epoch, 'failover');
   }
 
   /**
@@ -479,11 +483,15 @@ export class HubAgent {
       }
       await this.pg.setSynchronousStandbys([], { strict: false }); // stopped: applies at the start
     }
+    if (!(await this.recordHistory(epoch, 'failover', from))) {
+      this.setRole('primary', epoch);
+      return this.demote('could not record the restart in the history', true);
+    }
     await this.pg.start();
-    await this.becomePrimary(epoch, 'failover', from);
+    await this.becomePrimary(epoch, 'failover');
   }
 
-  private async becomePrimary(epoch: number, kind: HistoryEntry['kind'] | 'resumed', from: string | null): Promise<void> {
+  private async becomePrimary(epoch: number, kind: HistoryEntry['kind'] | 'resumed'): Promise<void> {
     const me = this.settings.name;
     this.notStreamingSince = null; // not a clock left over from an earlier term
     if (!(await this.watchdog.arm())) throw new Error(`watchdog ${this.settings.watchdog.device} is required but cannot be opened`);
@@ -496,13 +504,23 @@ export class HubAgent {
     this.vipHeld = (await this.options.vip?.reconcile(true))?.held ?? null;
     await this.ensureSlots().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not create replication slots'));
     await this.publish(epoch);
-    if (kind !== 'resumed') {
-      const entry: HistoryEntry = { epoch, at: new Date().toISOString(), kind, from, to: me, reason: kind === 'bootstrap' ? 'first primary' : `${from ?? 'no active hub'} lost the lease`, dataLossBytes: this.settings.synchronous === 'off' ? null : 0 };
-      await fencedPut(this.session, epoch, historyKey(epoch), encodeRecord(entry)).catch(() => false);
-    }
     this.hooks.run('promote', this.settings.hooks.onPromote, { role: 'primary', epoch });
     this.hooks.run('role-change', this.settings.hooks.onRoleChange, { role: 'primary', epoch });
     this.logger.info({ node: me, epoch, kind }, 'active hub');
+  }
+
+  /** The history entry of a promotion, fenced by its epoch; false when it could not be written. */
+  private async recordHistory(epoch: number, kind: HistoryEntry['kind'], from: string | null): Promise<boolean> {
+    const entry: HistoryEntry = {
+      epoch,
+      at: new Date().toISOString(),
+      kind,
+      from,
+      to: this.settings.name,
+      reason: kind === 'bootstrap' ? 'first primary' : `${from ?? 'no active hub'} lost the lease`,
+      dataLossBytes: this.settings.synchronous === 'off' ? null : 0,
+    };
+    return fencedPut(this.session, epoch, historyKey(epoch), encodeRecord(entry)).catch(() => false);
   }
 
   private async tryBootstrap(): Promise<void> {
@@ -525,7 +543,8 @@ export class HubAgent {
       const record: SyncStandby = { primary: this.settings.name, standby: null, epoch, at: new Date().toISOString() };
       await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record));
     }
-    await this.becomePrimary(epoch, 'bootstrap', null);
+    if (!(await this.recordHistory(epoch, 'bootstrap', null))) throw new Error('could not record the bootstrap in the history');
+    await this.becomePrimary(epoch, 'bootstrap');
   }
 
   private source(active: ActiveHub): Parameters<PostgresInstance['cloneFrom']>[0] {
