@@ -13,7 +13,7 @@
  * primary" on its old timeline (epoch e+2) and B is rewound onto it — every write B
  * acknowledged is gone.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabCluster, linesWith, logTime, sleep } from './lab-cluster.js';
@@ -22,13 +22,14 @@ const CUT_AFTER_ACQUISITION_MS = 60; // after B's sync record write, before pg_p
 
 const lc = await LabCluster.start({ base: 'hubha-repro', subnet: '10.77.23.0/24', synchronous: 'on' });
 let lost = 0;
+const histDir = await mkdtemp(join(tmpdir(), 'hubha-repro-hist-'));
 try {
   const r = await lc.waitRecovered(90_000);
   await lc.setupWorkload(r.active);
   await lc.moveRaftLeader('witness');
   const A = r.active;
   const B = r.standby;
-  const writer = lc.startWriter(join(await mkdtemp(join(tmpdir(), 'hubha-repro-hist-')), 'writer.jsonl'), 1);
+  const writer = lc.startWriter(join(histDir, 'writer.jsonl'), 1);
   await sleep(1500);
   const cutAt = Date.now();
   await lc.lab.isolate(A);
@@ -57,6 +58,7 @@ try {
   console.log(`after the heal: ${rec.active} active (epoch ${rec.epoch}, ${String(restart?.kind ?? '?')}); acknowledged writes missing on it: ${lost}${lost > 0 ? ` (timelines ${[...new Set(missing.map((a) => a.tl))].join(', ')})` : ''}`);
 } finally {
   await lc.destroy({ keep: process.env.HUBHA_KEEP === '1' });
+  await rm(histDir, { recursive: true, force: true });
 }
 console.log(lost > 0 ? 'REPRODUCED: acknowledged writes lost in synchronous mode' : 'not reproduced');
 process.exit(lost > 0 ? 1 : 0);

@@ -3,7 +3,7 @@
  * built in beforeAll (skipped where namespaces cannot be created), destroyed in afterAll; the
  * members' last log lines printed when a test fails.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, onTestFailed } from 'vitest';
@@ -31,7 +31,12 @@ export function useLabCluster(options: LabClusterOptions & { readyMs?: number })
     scratch = await mkdtemp(join(tmpdir(), `${options.base}-hist-`));
   }, 120_000);
   afterAll(async () => {
-    await lc?.destroy({ keep: process.env.HUBHA_KEEP === '1' });
+    const keep = process.env.HUBHA_KEEP === '1';
+    try {
+      await lc?.destroy({ keep });
+    } finally {
+      if (scratch !== undefined && !keep) await rm(scratch, { recursive: true, force: true });
+    }
   }, 60_000);
   return {
     get lc(): LabCluster {
@@ -39,7 +44,8 @@ export function useLabCluster(options: LabClusterOptions & { readyMs?: number })
       return lc;
     },
     async historyFile(name: string): Promise<string> {
-      return join(scratch ?? (await mkdtemp(join(tmpdir(), 'hubha-hist-'))), `${name}.jsonl`);
+      scratch ??= await mkdtemp(join(tmpdir(), `${options.base}-hist-`));
+      return join(scratch, `${name}.jsonl`);
     },
   };
 }

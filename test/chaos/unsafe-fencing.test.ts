@@ -15,7 +15,7 @@
  * cannot acknowledge a write once its standby is gone, since dropping the standby requires a
  * store write fenced by its lease epoch.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,13 +34,14 @@ async function oneRound(base: string, subnet: string, unsafe: boolean, recoveryB
     synchronous: 'off',
     ...(unsafe ? { memberEnv: (name: string): Record<string, string> => (name.startsWith('hub') ? { HUBHA_UNSAFE_TESTING: '1', HUBHA_UNSAFE_DISABLE_FENCING: '1' } : {}) } : {}),
   });
+  const dir = await mkdtemp(join(tmpdir(), `${base}-hist-`));
   try {
     const ready = await lc.waitRecovered(60_000);
     await lc.setupWorkload(ready.active);
-    const dir = await mkdtemp(join(tmpdir(), `${base}-hist-`));
     return await runRound(lc, { round: 1, schedule: () => SCHEDULE, historyFile: join(dir, 'round-1.jsonl'), recoveryBoundMs, earlierAcks: [], knownViolations: new Set(), writerLoops: 4 });
   } finally {
     await lc.destroy({ keep: process.env.HUBHA_KEEP === '1' });
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
