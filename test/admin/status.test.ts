@@ -68,7 +68,10 @@ describe('the operator surface on a real cluster', () => {
     // Healthy, and the standby's own report caught up with its PostgreSQL (reports come every second).
     const status = await waitFor('a healthy status', async () => {
       const s = await statusFrom('witness');
-      return s.state === 'healthy' && s.members.find((m) => m.name === standby)?.postgres?.role === 'standby' ? s : null;
+      // The primary's report (every second) may still show the standby async just after the
+      // store recorded it as synchronous: wait for the report to catch up too.
+      const sb = s.members.find((m) => m.name === standby)?.postgres;
+      return s.state === 'healthy' && sb?.role === 'standby' && sb.syncState === 'sync' ? s : null;
     }, 20_000, 200);
     expect(status.reasons).toEqual([]);
     expect(status.linearizable).toBe(true);

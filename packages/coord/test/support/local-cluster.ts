@@ -21,7 +21,22 @@ export class LocalCluster {
 
   private constructor(readonly dir: string) {}
 
+  /**
+   * Ports come from freePort() (bound, then released), so another test running in parallel can
+   * take one before we bind it: on EADDRINUSE start again on fresh ports (a few times at most).
+   */
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalCluster.startOnce(options);
+      } catch (err) {
+        const inUse = String((err as { message?: unknown }).message ?? err).includes('EADDRINUSE');
+        if (!inUse || attempt >= 4) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(options: LocalClusterOptions): Promise<LocalCluster> {
     const names = options.names ?? ['n1', 'n2', 'n3'];
     const cluster = new LocalCluster(await mkdtemp(join(tmpdir(), 'hubha-coord-')));
     const members = [];
@@ -39,7 +54,12 @@ export class LocalCluster {
       });
       cluster.configs.set(name, parseNodeConfig(yaml, join(cluster.dir, `${name}.yaml`)));
     }
-    await Promise.all(names.map((name) => cluster.startNode(name)));
+    try {
+      await Promise.all(names.map((name) => cluster.startNode(name)));
+    } catch (err) {
+      await cluster.close().catch(() => undefined);
+      throw err;
+    }
     return cluster;
   }
 
