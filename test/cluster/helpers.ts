@@ -5,7 +5,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Polls every member's status until one says it is the leader (of the highest term). */
 export async function findLeader(cluster: ProcessCluster, client: CoordClient, options: { exclude?: string; timeoutMs?: number } = {}): Promise<{ name: string; term: number }> {
-  const deadline = performance.now() + (options.timeoutMs ?? 10_000);
+  const deadline = performance.now() + (options.timeoutMs ?? 30_000);
   const session = client.session('probe');
   while (performance.now() < deadline) {
     let best: { name: string; term: number } | null = null;
