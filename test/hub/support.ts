@@ -5,22 +5,9 @@ import type { ActiveHub, SyncStandby } from '@hubha/coord';
 import type { LocalClusterOptions, LocalHubCluster } from '../../deploy/local/local-cluster.js';
 import { DEFAULT_HUB_TIMINGS } from '@hubha/hub';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (performance.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== null && value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out waiting for ${what}${lastError === null ? '' : ` (last error: ${String(lastError)})`}`);
-}
+// One polling helper for the local cluster's scripts and these tests.
+export { sleep, waitFor } from '../../deploy/local/probe.js';
+import { sleep, waitFor } from '../../deploy/local/probe.js';
 
 export async function readActiveHub(client: CoordClient): Promise<ActiveHub | null> {
   const res = await client.session('test-reader').get(ACTIVE_HUB_KEY, { timeoutMs: 2000 });
