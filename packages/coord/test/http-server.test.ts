@@ -91,6 +91,26 @@ describe('HttpServer', () => {
     expect((await send(server.address(), 'GET', '/cycle')).status).toBe(500);
   });
 
+  it('serves a text answer with its own content type (HEAD without it); text with a body, or a bad type, is a 500', async () => {
+    server.register('/metrics', () => ({ status: 200, text: { contentType: 'text/plain; version=0.0.4; charset=utf-8', content: 'up 1\nß 2\n' } }));
+    server.register('/both', () => ({ status: 200, body: {}, text: { contentType: 'text/plain', content: 'x' } }));
+    server.register('/inject', () => ({ status: 200, text: { contentType: 'text/plain\r\nset-cookie: a=b', content: 'x' } }));
+    const reply = await send(server.address(), 'GET', '/metrics');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(reply.headers['content-length']).toBe(String(Buffer.byteLength('up 1\nß 2\n')));
+    expect(reply.body).toBe('up 1\nß 2\n');
+    const head = await send(server.address(), 'HEAD', '/metrics');
+    expect(head.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(head.body).toBe('');
+    for (const path of ['/both', '/inject']) {
+      const bad = await send(server.address(), 'GET', path);
+      expect(bad.status).toBe(500);
+      expect(bad.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(bad.headers['set-cookie']).toBeUndefined();
+    }
+  });
+
   it('a slow handler is answered 503 at its deadline (and told through its signal); concurrency is bounded', async () => {
     let aborted = 0;
     server.register('/slow', (req) => new Promise((resolve) => req.signal.addEventListener('abort', () => { aborted++; resolve({ status: 200, body: 'late' }); })));

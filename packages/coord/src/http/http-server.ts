@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 
 /**
  * A small HTTP/1.1 server (node:http, no framework) for health checks and discovery: GET (and
- * HEAD) routes by exact path, JSON answers. Routes are registered by path, by whoever owns them:
- * the coordination layer registers the core routes, the hub package its own.
+ * HEAD) routes by exact path, JSON answers (or text: the Prometheus metrics, the status page).
+ * Routes are registered by path, by whoever owns them: the coordination layer registers the core
+ * routes, the hub package its own.
  *
  * Bounded: requests carry no body (refused with 413 otherwise), headers are at most 16 KiB,
  * slow clients are cut off by the header and request timeouts, handlers get a deadline and at
@@ -30,6 +31,11 @@ export interface HttpResult {
   readonly status: number;
   /** Sent as JSON; undefined: no body. */
   readonly body?: unknown;
+  /**
+   * Sent as is instead of JSON, for the answers whose format is not ours to choose (Prometheus
+   * text, the HTML status page). Not together with `body`.
+   */
+  readonly text?: { readonly contentType: string; readonly content: string };
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -221,14 +227,24 @@ export class HttpServer {
     if (res.headersSent || res.destroyed || res.writableEnded) return;
     let status = result.status;
     let text: string | undefined;
+    let contentType = JSON_TYPE;
     try {
       if (!Number.isInteger(status) || status < 100 || status > 599) throw new HttpServerError(`invalid status ${status}`);
-      text = result.body === undefined ? undefined : `${JSON.stringify(result.body)}\n`;
+      if (result.text !== undefined) {
+        if (result.body !== undefined) throw new HttpServerError('a result has either a JSON body or a text, not both');
+        // A content type with a line break would let a handler inject headers.
+        if (!/^[\x20-\x7e]+$/.test(result.text.contentType)) throw new HttpServerError(`invalid content type ${JSON.stringify(result.text.contentType)}`);
+        text = result.text.content;
+        contentType = result.text.contentType;
+      } else {
+        text = result.body === undefined ? undefined : `${JSON.stringify(result.body)}\n`;
+      }
       for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     } catch (err: unknown) {
       this.logger.warn({ err, path: req.url }, 'http handler returned an invalid result');
       status = 500;
       text = `${JSON.stringify({ error: 'internal' })}\n`;
+      contentType = JSON_TYPE;
     }
     res.statusCode = status;
     res.setHeader('cache-control', 'no-store');
@@ -238,7 +254,7 @@ export class HttpServer {
       return;
     }
     const body = Buffer.from(text, 'utf8');
-    res.setHeader('content-type', JSON_TYPE);
+    res.setHeader('content-type', contentType);
     res.setHeader('content-length', body.length);
     if (req.method === 'HEAD') res.end();
     else res.end(body);
