@@ -10,3 +10,4 @@ export * from './discovery/index.js';
 export * from './http/index.js';
 export * from './status/index.js';
 export * from './admin/index.js';
+export * from './metrics/index.js';

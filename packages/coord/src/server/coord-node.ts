@@ -19,6 +19,9 @@ import type { HttpServer } from '../http/http-server.js';
 import { startNodeHttp } from '../http/node-http.js';
 import { AdminService } from '../admin/admin-service.js';
 import { registerAdminRoutes } from '../admin/http-routes.js';
+import { registerOperatorRoutes } from '../http/operator-routes.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
+import { adminMetricsSource } from '../metrics/admin-source.js';
 
 /** What a watch stream is told: events in revision order, or that the watch ended. */
 export type WatchSignal =
@@ -140,7 +143,10 @@ export class CoordNode {
     node.clientServer = await ClientApiServer.start(node, config.node.listenClient ?? self.client, config.tls, logger);
     try {
       node.httpServer = await startNodeHttp(node, node.discovery, config, logger);
-      if (node.httpServer !== null) registerAdminRoutes(node.httpServer, node.admin);
+      if (node.httpServer !== null) {
+        registerAdminRoutes(node.httpServer, node.admin);
+        registerOperatorRoutes(node.httpServer, new NodeMetrics(adminMetricsSource(node, node.admin), logger.child({ component: 'metrics' })));
+      }
     } catch (err) {
       await node.close();
       throw err;
