@@ -126,3 +126,73 @@ export function parseRecord<T>(schema: z.ZodType<T>, key: string, bytes: Uint8Ar
 export function encodeRecord<T>(value: T): Uint8Array {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
+
+// ---------------------------------------------------------------- planned and manual handovers
+
+/**
+ * A switchover or manual failover is asked for by writing HANDOVER_REQUEST_KEY attached to the
+ * HANDOVER_LEASE (granted by the admin service for the handover's window, never renewed): when
+ * the window ends the store deletes the request and whatever the old primary wrote for it, so a
+ * crashed participant cannot leave a reservation behind. While a request is live only its target
+ * may take the active-hub lease (and, for a switchover, the old primary when the target does not
+ * come within the abort time).
+ */
+export const HANDOVER_LEASE = 'handover';
+export const HANDOVER_PREFIX = 'hubha/handover/';
+export const HANDOVER_REQUEST_KEY = 'hubha/handover/request';
+/** Written by the old primary after its clean shutdown (switchover) or its refusal. */
+export const HANDOVER_READY_KEY = 'hubha/handover/ready';
+/** A standby asked to re-clone itself: hubha/reinit/<member>. */
+export const REINIT_PREFIX = 'hubha/reinit/';
+export const reinitKey = (member: string): string => `${REINIT_PREFIX}${member}`;
+
+export const handoverRequestSchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  kind: z.enum(['switchover', 'failover']),
+  /** The active hub when asked (switchover), or the last one (failover); null: none ever. */
+  from: z.string().min(1).nullable(),
+  /** The active-hub lease epoch when asked: a request for an older epoch is void. */
+  fromEpoch: z.number().int().nonnegative(),
+  to: z.string().min(1),
+  /** Scheduled start (wall clock); the time of the request when "now". */
+  at: isoTime,
+  requestedAt: isoTime,
+  by: z.string(),
+  reason: z.string(),
+  /** Manual failover only: promote although the automatic rules refuse. */
+  force: z.boolean(),
+  /** The HANDOVER_LEASE epoch the request is attached to (the ready record attaches to it too). */
+  leaseEpoch: z.number().int().positive(),
+  /** Manual failover: the bound of what may be lost, computed when asked (bytes; null: unknown). */
+  dataLossBytes: z.number().int().nonnegative().nullable(),
+});
+export type HandoverRequest = z.infer<typeof handoverRequestSchema>;
+
+export const handoverReadySchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  from: z.string().min(1),
+  fromEpoch: z.number().int().positive(),
+  to: z.string().min(1),
+  /**
+   * The old primary stopped cleanly: its shutdown checkpoint record starts here, on `timeline`.
+   * The target may promote only once it has replayed past it. null when the old primary refused.
+   */
+  shutdownCheckpointLsn: lsn.nullable(),
+  timeline: z.number().int().positive().nullable(),
+  /** Why the old primary refused or gave up (it then goes on as the active hub). */
+  refused: z.string().nullable(),
+  at: isoTime,
+});
+export type HandoverReady = z.infer<typeof handoverReadySchema>;
+
+export const reinitRequestSchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  member: z.string().min(1),
+  requestedAt: isoTime,
+  by: z.string(),
+  /** requested → running (the hub picked it up) → failed; deleted when done. */
+  state: z.enum(['requested', 'running', 'failed']),
+  error: z.string().nullable(),
+  updatedAt: isoTime,
+});
+export type ReinitRequest = z.infer<typeof reinitRequestSchema>;

@@ -2,7 +2,7 @@ import type { CoordSession } from '@hubha/coord';
 import { ACTIVE_HUB_LEASE } from '@hubha/coord';
 
 /** A key attached to the active-hub lease; a Txn that puts it succeeds only while the lease is held at the epoch. */
-const FENCE_KEY = 'hubha/fence';
+export const FENCE_KEY = 'hubha/fence';
 
 /**
  * Writes `key` only if the active-hub lease is still held at `epoch`, atomically: the Txn also
@@ -10,13 +10,20 @@ const FENCE_KEY = 'hubha/fence';
  * expired or moved on. The written key itself is not attached, so it outlives the lease (the
  * next holder must be able to read who was synchronous). Returns false when fenced off.
  */
-export async function fencedPut(session: CoordSession, epoch: number, key: string, value: Uint8Array): Promise<boolean> {
+export async function fencedPut(
+  session: CoordSession,
+  epoch: number,
+  key: string,
+  value: Uint8Array,
+  /** Attach the written key to this lease too (it then ends with that lease). */
+  attachTo?: { readonly name: string; readonly epoch: number },
+): Promise<boolean> {
   try {
     const res = await session.txn({
       compare: [],
       success: [
         { type: 'put', key: FENCE_KEY, value: Buffer.from(String(epoch)), lease: { name: ACTIVE_HUB_LEASE, epoch } },
-        { type: 'put', key, value },
+        attachTo === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: { name: attachTo.name, epoch: attachTo.epoch } },
       ],
       failure: [],
     });

@@ -1,13 +1,17 @@
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { ActiveHub, CoordClient, CoordSession, HistoryEntry, HubReport, LeaseKeeper, SyncStandby } from '@hubha/coord';
-import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, SYNC_STANDBY_KEY, encodeRecord, historyKey, reportKey } from '@hubha/coord';
+import type { ActiveHub, CoordClient, CoordSession, CoordWatch, HandoverReady, HandoverRequest, HistoryEntry, HubReport, LeaseKeeper, ReinitRequest, SyncStandby } from '@hubha/coord';
+import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, HANDOVER_LEASE, HANDOVER_PREFIX, HANDOVER_READY_KEY, REINIT_PREFIX, SYNC_STANDBY_KEY, encodeRecord, historyKey, reinitKey, reportKey } from '@hubha/coord';
 import type { PostgresInstance } from '../postgres/instance.js';
-import type { PgSnapshot } from '../postgres/observe.js';
+import type { PgSnapshot, PrimarySnapshot } from '../postgres/observe.js';
+import type { ControlData } from '../postgres/controldata.js';
+import { isCleanShutdown } from '../postgres/controldata.js';
 import { formatLsn } from '../postgres/lsn.js';
 import { evaluateEligibility } from './eligibility.js';
 import type { Eligibility } from './eligibility.js';
 import { fencedPut } from './fenced-write.js';
+import { handoverPart, replayedPast } from './handover.js';
+import type { HandoverPart } from './handover.js';
 import { HookRunner } from './hooks.js';
 import type { HubSettings } from './settings.js';
 import { slotName } from './settings.js';
@@ -17,7 +21,7 @@ import { UNSAFE_DISABLE_FENCING_ENV, selfFencingDisabled } from './unsafe-testin
 import type { StoreView } from './store-view.js';
 
 /** The agent's own role, as it acts (PostgreSQL's state is observed separately). */
-export type AgentRole = 'starting' | 'standby' | 'promoting' | 'primary' | 'demoting' | 'fenced';
+export type AgentRole = 'starting' | 'standby' | 'promoting' | 'primary' | 'handing-over' | 'demoting' | 'fenced';
 
 /** Controls the virtual IP (the VIP package's manager, or nothing when no VIP is configured). */
 export interface VipControl {
@@ -59,6 +63,26 @@ const STORE_READ_TIMEOUT_MS = 1500;
 const LEADERSHIP_MOVE_INTERVAL_MS = 3000;
 /** A standby streaming from the wrong primary for this many loops is re-pointed. */
 const WRONG_SOURCE_LOOPS = 3;
+/** The switchover target checks its replay this often while the old primary is stopped. */
+const HANDOVER_POLL_MS = 20;
+/**
+ * A switchover's old primary takes its own lease back (and starts PostgreSQL as the primary
+ * again) when the target has not taken the lease this long after the handover was ready.
+ */
+const HANDOVER_TAKEOVER_WAIT_MS = 5000;
+/** The clean (fast) shutdown of a switchover gets this long before the hub fences instead. */
+const HANDOVER_STOP_TIMEOUT_MS = 10_000;
+/** The store watch that wakes the loop at once on a handover, reinit or active-hub change. */
+const WAKE_PREFIXES = [HANDOVER_PREFIX, REINIT_PREFIX, ACTIVE_HUB_KEY] as const;
+const WATCH_RETRY_MS = 1000;
+/** What a promotion is for: the history entry it writes and whether the sync record is checked. */
+interface PromotionKind {
+  readonly kind: HistoryEntry['kind'];
+  readonly reason: string;
+  /** Skip the "am I the recorded synchronous standby" check (a switchover checks the LSN instead; a forced failover overrides). */
+  readonly skipSyncCheck: boolean;
+  readonly dataLossBytes?: number | null;
+}
 
 /**
  * The failover loop of one hub, on the store's `active-hub` lease. A standby takes the lease only
@@ -98,6 +122,15 @@ export class HubAgent {
   /** After a failed promotion, no new attempt before this (monotonic ms); grows per failure. */
   private promotionRetryAt = 0;
   private promotionFailures = 0;
+  /** When this hub (the old primary of a switchover) handed its lease over (monotonic ms). */
+  private handedOverAt: number | null = null;
+  /** Where that handover left our WAL (the follow then needs no pg_rewind, once confirmed). */
+  private handoverPoint: { readonly timeline: number; readonly shutdownCheckpointLsn: bigint } | null = null;
+  /** A wake-up came while the loop was running: run again at once. */
+  private wakeAgain = false;
+  /** The next loop comes sooner than the interval (a switchover target waiting for its replay). */
+  private nextDelayMs: number | null = null;
+  private watch: CoordWatch | null = null;
   private readonly roleListeners = new Set<(role: AgentRole, epoch: number | null) => void>();
   /** Chaos tests only (unsafe-testing.ts): never fence. Throws at construction unless acknowledged. */
   private readonly noFencing = selfFencingDisabled();
@@ -132,11 +165,45 @@ export class HubAgent {
 
   start(): void {
     this.schedule(0);
+    void this.watchForWakeUps();
+  }
+
+  /** Runs the loop now (or right after the running one): the store changed in a way we act on. */
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.wakeAgain = true;
+      return;
+    }
+    if (this.loopTimer !== null) clearTimeout(this.loopTimer);
+    this.schedule(0);
+  }
+
+  /**
+   * Handover requests, reinit requests and the active-hub record are acted on as soon as they
+   * change rather than at the next loop: a switchover's whole budget is about a second.
+   */
+  private async watchForWakeUps(): Promise<void> {
+    while (!this.stopped) {
+      const watch = this.options.client.watch({ key: 'hubha/', prefix: true, bufferSize: 1000 });
+      this.watch = watch;
+      try {
+        for await (const event of watch) {
+          if (WAKE_PREFIXES.some((prefix) => event.key.startsWith(prefix))) this.wake();
+        }
+      } catch (err) {
+        this.logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'agent watch ended; watching again');
+      } finally {
+        watch.cancel();
+      }
+      if (!this.stopped) await new Promise((resolve) => setTimeout(resolve, WATCH_RETRY_MS));
+    }
   }
 
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.watch?.cancel();
     if (this.loopTimer !== null) clearTimeout(this.loopTimer);
     this.clearFenceTimer();
     // A planned stop of the sidecar: fence first (the lease then expires, or is released).
@@ -163,7 +230,7 @@ export class HubAgent {
       const view = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
       if (view !== null) this.lastStoreView = view;
       if (this.role === 'primary') await this.tickPrimary(snapshot, view);
-      else if (this.role !== 'demoting' && this.role !== 'promoting') {
+      else if (this.role !== 'demoting' && this.role !== 'promoting' && this.role !== 'handing-over') {
         // A hub never holds the VIP without the lease (e.g. after a crash and restart).
         if (this.options.vip !== null) this.vipHeld = (await this.options.vip.reconcile(false)).held;
         await this.tickNotPrimary(snapshot, view);
@@ -175,7 +242,10 @@ export class HubAgent {
       this.logger.warn({ node: this.settings.name, epoch: this.epoch, err: this.lastError }, 'agent loop step failed');
     } finally {
       this.ticking = false;
-      this.schedule(this.settings.timings.loopIntervalMs);
+      const delayMs = this.wakeAgain ? 0 : (this.nextDelayMs ?? this.settings.timings.loopIntervalMs);
+      this.wakeAgain = false;
+      this.nextDelayMs = null;
+      this.schedule(delayMs);
     }
   }
 
@@ -199,6 +269,8 @@ export class HubAgent {
       if (!restarted || (await this.pg.observe()).up === false) await this.demote('PostgreSQL failed on the active hub', true);
       return;
     }
+    const part = view === null ? null : handoverPart(view, this.settings.name, Date.now(), epoch);
+    if (part?.kind === 'hand-over') return this.handOver(part.request, snapshot, epoch);
     await this.manageSynchronous(snapshot, view, epoch);
     this.vipHeld = (await this.options.vip?.reconcile(true))?.held ?? null;
     if (view !== null && view.active?.epoch !== epoch) await this.publish(epoch);
@@ -267,6 +339,139 @@ export class HubAgent {
     for (const hub of this.settings.hubs) if (hub !== this.settings.name) await this.pg.createSlot(slotName(hub));
   }
 
+  // ---------------------------------------------------------------- planned switchover
+
+  /**
+   * The old primary's part of a switchover: check that the target streams from us, drop the VIP,
+   * stop PostgreSQL cleanly (clients are cut off; the shutdown checkpoint is written and, as the
+   * walsenders' last duty, sent to the standbys), tell the target where our WAL ends, and only
+   * then give the lease up. Until the lease is released a failure here is harmless: we start
+   * PostgreSQL again and go on as the active hub.
+   */
+  private async handOver(request: HandoverRequest, snapshot: PrimarySnapshot, epoch: number): Promise<void> {
+    const me = this.settings.name;
+    const target = snapshot.standbys.find((s) => s.applicationName === request.to && s.state === 'streaming');
+    if (target === undefined) {
+      this.logger.warn({ node: me, epoch, to: request.to, id: request.id }, 'switchover refused: the target is not streaming from this hub');
+      await this.answerHandover(request, epoch, null, `${request.to} is not streaming from ${me}`);
+      return;
+    }
+    const started = performance.now();
+    this.setRole('handing-over', epoch);
+    this.logger.info({ node: me, epoch, to: request.to, id: request.id, by: request.by }, 'switchover: stopping PostgreSQL cleanly to hand over');
+    await this.options.vip?.release().catch((err: unknown) => this.logger.error({ err: String(err) }, 'VIP release failed'));
+    this.vipHeld = false;
+    let control: ControlData | null = null;
+    try {
+      await this.pg.stop({ mode: 'fast', timeoutMs: HANDOVER_STOP_TIMEOUT_MS });
+      const after = await this.pg.controlData();
+      if (isCleanShutdown(after)) control = after;
+    } catch (err) {
+      this.logger.error({ node: me, epoch, err: err instanceof Error ? err.message : String(err) }, 'switchover: PostgreSQL did not stop cleanly');
+    }
+    if (control === null) {
+      // Where our WAL ends is unknown, so the target could not check that it has all of it.
+      await this.pg.fence().catch(() => null);
+      await this.answerHandover(request, epoch, null, `PostgreSQL on ${me} did not stop cleanly; it stays the active hub`);
+      this.setRole('primary', epoch); // the next loop starts PostgreSQL again and takes the VIP back
+      return;
+    }
+    const stopMs = Math.round(performance.now() - started);
+    if (!(await this.answerHandover(request, epoch, control, null))) {
+      // The lease or the request's window ended meanwhile: PostgreSQL is down, so we are fenced;
+      // the target takes over by the automatic rules (it had every commit).
+      this.setRole('primary', epoch);
+      return this.demote('the switchover could not be recorded (lease or request window lost)');
+    }
+    const keeper = this.keeper;
+    this.keeper = null;
+    this.clearFenceTimer();
+    await this.watchdog.disarm();
+    const released = await keeper?.release().catch(() => false);
+    await keeper?.close();
+    await this.options.publishLocal?.(null).catch(() => undefined);
+    this.handedOverAt = performance.now();
+    this.handoverPoint = { timeline: control.latestCheckpointTimeline, shutdownCheckpointLsn: control.latestCheckpointLocation };
+    this.setRole('fenced', null);
+    this.logger.info(
+      { node: me, epoch, to: request.to, stopMs, released, shutdownCheckpointLsn: formatLsn(control.latestCheckpointLocation), handoverMs: Math.round(performance.now() - started) },
+      'switchover: PostgreSQL stopped cleanly and the lease released for the target',
+    );
+    this.hooks.run('demote', this.settings.hooks.onDemote, { role: 'fenced', epoch });
+    this.hooks.run('role-change', this.settings.hooks.onRoleChange, { role: 'fenced', epoch });
+  }
+
+  /** The old primary's answer, fenced by its epoch and ending with the request's window. */
+  private answerHandover(request: HandoverRequest, epoch: number, stopped: ControlData | null, refused: string | null): Promise<boolean> {
+    const ready: HandoverReady = {
+      id: request.id,
+      from: this.settings.name,
+      fromEpoch: epoch,
+      to: request.to,
+      shutdownCheckpointLsn: stopped === null ? null : formatLsn(stopped.latestCheckpointLocation),
+      timeline: stopped === null ? null : stopped.latestCheckpointTimeline,
+      refused,
+      at: new Date().toISOString(),
+    };
+    return fencedPut(this.session, epoch, HANDOVER_READY_KEY, encodeRecord(ready), { name: HANDOVER_LEASE, epoch: request.leaseEpoch }).catch(() => false);
+  }
+
+  /**
+   * The target's part of a switchover or manual failover, with the lease free. True when the
+   * request decided this loop (promoted, or waiting); false: the automatic rules apply (the old
+   * primary gave no answer — it crashed or lost the lease, and the lease expired).
+   */
+  private async takeOver(part: Extract<HandoverPart, { kind: 'take-over' }>, snapshot: Extract<PgSnapshot, { up: true }>, view: StoreView): Promise<boolean> {
+    const me = this.settings.name;
+    const { request, ready } = part;
+    let kind: PromotionKind;
+    if (request.kind === 'switchover') {
+      if (ready === null || ready.shutdownCheckpointLsn === null) return false;
+      if (!replayedPast(snapshot, ready)) {
+        this.nextDelayMs = HANDOVER_POLL_MS;
+        return true;
+      }
+      kind = { kind: 'switchover', reason: withReason(`switchover from ${ready.from} asked by ${request.by}`, request.reason), skipSyncCheck: true, dataLossBytes: 0 };
+    } else {
+      if (!request.force) {
+        const blocking = this.eligibility(snapshot, view).reasons.filter((r) => r.code !== 'paused' && r.code !== 'better-candidate');
+        if (blocking.length > 0) {
+          this.logger.warn({ node: me, id: request.id, reasons: blocking.map((r) => r.code) }, 'manual failover to this hub refused: not eligible (ask with force to override)');
+          return true;
+        }
+      }
+      const loss = this.settings.synchronous === 'off' || request.force ? request.dataLossBytes : 0;
+      kind = { kind: 'manual-failover', reason: withReason(`manual failover${request.force ? ' (forced)' : ''} asked by ${request.by}`, request.reason), skipSyncCheck: request.force, dataLossBytes: loss };
+    }
+    const epoch = await this.acquire();
+    if (epoch === null) return true;
+    this.logger.warn({ node: me, epoch, id: request.id, kind: kind.kind, force: request.force }, `${kind.kind}: taking over as the active hub`);
+    await this.promote(epoch, view, kind).catch((err: unknown) => this.promotionFailed(epoch, err));
+    return true;
+  }
+
+  /** Re-clones this standby from the active hub (the operator's `hubha reinit`). */
+  private async reinitFrom(request: ReinitRequest, active: ActiveHub): Promise<void> {
+    const me = this.settings.name;
+    const update = (state: ReinitRequest['state'], error: string | null): Promise<unknown> =>
+      this.session.put(reinitKey(me), encodeRecord({ ...request, state, error, updatedAt: new Date().toISOString() } satisfies ReinitRequest));
+    await update('running', null);
+    const started = performance.now();
+    this.logger.warn({ node: me, from: active.name, id: request.id, by: request.by }, 'reinit: re-cloning this standby from the active hub');
+    try {
+      await this.pg.stop({ mode: 'fast' });
+      await this.pg.reclone(this.source(active));
+      await this.pg.start();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await update('failed', message).catch(() => undefined);
+      throw err;
+    }
+    this.setRole('standby', null);
+    await this.session.delete(reinitKey(me));
+    this.logger.info({ node: me, from: active.name, durationMs: Math.round(performance.now() - started) }, 'reinit: re-cloned and started as a standby');
+  }
+
   private async keepRaftLeadershipAway(): Promise<void> {
     const raft = this.options.raft;
     if (raft === null || !raft.isLeader()) return;
@@ -284,6 +489,9 @@ export class HubAgent {
     if (view === null) return;
     const me = this.settings.name;
     const active = view.active !== null && view.active.name !== me ? view.active : null;
+    const reinit = view.reinit.get(me);
+    if (reinit !== undefined && reinit.state === 'requested' && active !== null) return this.reinitFrom(reinit, active);
+    const part = handoverPart(view, me, Date.now(), null);
     if (!(await this.hasData())) {
       if (active !== null) await this.cloneFrom(active);
       else if (view.lastPromotion === null && view.lease === null && view.paused === null) await this.tryBootstrap();
@@ -307,7 +515,7 @@ export class HubAgent {
     }
     if (!snapshot.up) {
       if (active !== null) return this.follow(active);
-      if (view.lease === null && view.lastPromotion?.to === me && view.paused === null && !this.settings.tags.nofailover) {
+      if (view.lease === null && view.lastPromotion?.to === me && view.paused === null && !this.settings.tags.nofailover && this.mayRestartAsLastPrimary(part)) {
         // The whole cluster went down and we were the last primary: we hold every acknowledged write.
         const epoch = await this.acquire();
         if (epoch !== null) await this.restartAsLastPrimary(epoch, view.lastPromotion.to).catch((err: unknown) => this.promotionFailed(epoch, err));
@@ -343,6 +551,8 @@ export class HubAgent {
       this.lastEligibility = null;
       return;
     }
+    if (part.kind === 'reserved') return; // a switchover or manual failover to another hub
+    if (part.kind === 'take-over' && (await this.takeOver(part, snapshot, view))) return;
     const eligibility = this.eligibility(snapshot, view);
     this.lastEligibility = eligibility;
     if (!eligibility.eligible) {
@@ -352,6 +562,18 @@ export class HubAgent {
     const epoch = await this.acquire();
     if (epoch === null) return;
     await this.promote(epoch, view).catch((err: unknown) => this.promotionFailed(epoch, err));
+  }
+
+  /**
+   * While a handover request reserves the lease for another hub, the last primary waits — unless
+   * it is the switchover's old primary and the target did not come in time.
+   */
+  private mayRestartAsLastPrimary(part: HandoverPart): boolean {
+    if (part.kind !== 'reserved') return true;
+    const waited = this.handedOverAt === null ? 0 : performance.now() - this.handedOverAt;
+    if (part.request.from !== this.settings.name || waited < HANDOVER_TAKEOVER_WAIT_MS) return false;
+    this.logger.warn({ node: this.settings.name, to: part.request.to, waitedMs: Math.round(waited) }, 'switchover: the target did not take over in time; starting again as the active hub');
+    return true;
   }
 
   /** A promotion (or bootstrap) that failed half-way: fence and give the lease back. */
@@ -433,14 +655,16 @@ export class HubAgent {
     this.fenceTimer = null;
   }
 
-  private async promote(epoch: number, view: StoreView): Promise<void> {
+  private async promote(epoch: number, view: StoreView, why?: PromotionKind): Promise<void> {
     const me = this.settings.name;
+    const from = view.lastPromotion?.to ?? null;
+    const kind: PromotionKind = why ?? { kind: 'failover', reason: `${from ?? 'no active hub'} lost the lease`, skipSyncCheck: false };
     this.setRole('promoting', epoch);
     // The lease is ours: the old primary can no longer write the sync record (its writes are
     // fenced by its epoch). Check again, linearizably, that we were its synchronous standby.
     if (this.settings.synchronous !== 'off') {
       const fresh = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
-      if (fresh === null || fresh.sync?.standby !== me) {
+      if (fresh === null || (!kind.skipSyncCheck && fresh.sync?.standby !== me)) {
         this.logger.warn({ node: me, epoch, recorded: fresh?.sync?.standby ?? null }, 'not the recorded synchronous standby after all: giving the lease back');
         await this.keeper?.release().catch(() => false);
         await this.keeper?.close();
@@ -457,11 +681,11 @@ export class HubAgent {
     // Record the promotion BEFORE PostgreSQL can acknowledge a write: were we cut from the store
     // after promoting, an unrecorded promotion would let the old primary come back as "the last
     // primary" and rewind our acknowledged writes away (chaos seed 777, round 38).
-    if (!(await this.recordHistory(epoch, 'failover', view.lastPromotion?.to ?? null))) return this.demote('could not record the promotion in the history', true);
+    if (!(await this.recordHistory(epoch, kind.kind, from, kind.reason, kind.dataLossBytes))) return this.demote('could not record the promotion in the history', true);
     const started = performance.now();
     const result = await this.pg.promote(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {});
-    this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started) }, 'PostgreSQL promoted');
-    await this.becomePrimary(epoch, 'failover');
+    this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started), kind: kind.kind }, 'PostgreSQL promoted');
+    await this.becomePrimary(epoch, kind.kind);
   }
 
   /**
@@ -483,7 +707,7 @@ export class HubAgent {
       }
       await this.pg.setSynchronousStandbys([], { strict: false }); // stopped: applies at the start
     }
-    if (!(await this.recordHistory(epoch, 'failover', from))) {
+    if (!(await this.recordHistory(epoch, 'failover', from, this.handedOverAt === null ? 'the whole cluster was down; this hub was the last primary' : 'a switchover from this hub did not complete; this hub goes on as the active hub'))) {
       this.setRole('primary', epoch);
       return this.demote('could not record the restart in the history', true);
     }
@@ -497,6 +721,8 @@ export class HubAgent {
     if (!(await this.watchdog.arm())) throw new Error(`watchdog ${this.settings.watchdog.device} is required but cannot be opened`);
     this.setRole('primary', epoch);
     this.promotionFailures = 0;
+    this.handedOverAt = null;
+    this.handoverPoint = null;
     // The database itself records which fencing epoch promoted it (not awaited in strict mode,
     // where the write waits for a standby).
     const recording = this.pg.recordPromotion({ epoch, node: me }).catch((err: unknown) => this.logger.warn({ epoch, err: String(err) }, 'could not record the promotion in PostgreSQL'));
@@ -510,15 +736,15 @@ export class HubAgent {
   }
 
   /** The history entry of a promotion, fenced by its epoch; false when it could not be written. */
-  private async recordHistory(epoch: number, kind: HistoryEntry['kind'], from: string | null): Promise<boolean> {
+  private async recordHistory(epoch: number, kind: HistoryEntry['kind'], from: string | null, reason: string, dataLossBytes?: number | null): Promise<boolean> {
     const entry: HistoryEntry = {
       epoch,
       at: new Date().toISOString(),
       kind,
       from,
       to: this.settings.name,
-      reason: kind === 'bootstrap' ? 'first primary' : `${from ?? 'no active hub'} lost the lease`,
-      dataLossBytes: this.settings.synchronous === 'off' ? null : 0,
+      reason,
+      dataLossBytes: dataLossBytes !== undefined ? dataLossBytes : this.settings.synchronous === 'off' ? null : 0,
     };
     return fencedPut(this.session, epoch, historyKey(epoch), encodeRecord(entry)).catch(() => false);
   }
@@ -543,7 +769,7 @@ export class HubAgent {
       const record: SyncStandby = { primary: this.settings.name, standby: null, epoch, at: new Date().toISOString() };
       await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record));
     }
-    if (!(await this.recordHistory(epoch, 'bootstrap', null))) throw new Error('could not record the bootstrap in the history');
+    if (!(await this.recordHistory(epoch, 'bootstrap', null, 'first primary'))) throw new Error('could not record the bootstrap in the history');
     await this.becomePrimary(epoch, 'bootstrap');
   }
 
@@ -563,8 +789,10 @@ export class HubAgent {
   private async follow(active: ActiveHub): Promise<void> {
     this.logger.info({ node: this.settings.name, primary: active.name, epoch: active.epoch }, 'following the active hub');
     try {
-      const result = await this.pg.followAsStandby(this.source(active));
+      const result = await this.pg.followAsStandby(this.source(active), this.handoverPoint === null ? {} : { handedOverAt: this.handoverPoint });
       this.logger.info({ node: this.settings.name, rewind: result.rewind, crashRecovered: result.crashRecovered, durationMs: result.durationMs }, 'rejoined as a standby');
+      this.handedOverAt = null;
+      this.handoverPoint = null;
     } catch (err) {
       const code = (err as { code?: string }).code;
       if ((code === 'REWIND_FAILED' || code === 'TIMELINE_DIVERGED') && this.settings.postgres.autoReclone) {
@@ -646,6 +874,10 @@ export class HubAgent {
     this.logger.info({ node: this.settings.name, role, epoch }, 'hub role');
     for (const listener of this.roleListeners) listener(role, epoch);
   }
+}
+
+function withReason(what: string, reason: string): string {
+  return reason === '' ? what : `${what}: ${reason}`;
 }
 
 function splitHostPort(address: string): [string, number] {

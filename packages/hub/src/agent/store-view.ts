@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
-import type { CoordSession, HistoryEntry, HubReport, LeaseInfo, SyncStandby, ActiveHub, Paused } from '@hubha/coord';
+import type { CoordSession, HistoryEntry, HubReport, LeaseInfo, SyncStandby, ActiveHub, Paused, HandoverReady, HandoverRequest, ReinitRequest } from '@hubha/coord';
 import {
   ACTIVE_HUB_KEY,
+  HANDOVER_READY_KEY,
+  HANDOVER_REQUEST_KEY,
+  REINIT_PREFIX,
+  handoverReadySchema,
+  handoverRequestSchema,
+  reinitRequestSchema,
   ACTIVE_HUB_LEASE,
   HISTORY_PREFIX,
   PAUSED_KEY,
@@ -24,6 +30,12 @@ export interface StoreView {
   readonly reports: ReadonlyMap<string, HubReport>;
   /** The latest history entry (the last promotion), null when the cluster never had a primary. */
   readonly lastPromotion: HistoryEntry | null;
+  /** A live switchover or manual failover request (its lease window has not ended). */
+  readonly handover: HandoverRequest | null;
+  /** The old primary's answer to that request (same id), when it has given one. */
+  readonly handoverReady: HandoverReady | null;
+  /** Re-clone requests, by member. */
+  readonly reinit: ReadonlyMap<string, ReinitRequest>;
   /** Records that failed validation (reported, then ignored). */
   readonly problems: readonly string[];
 }
@@ -40,6 +52,9 @@ export async function readStoreView(session: CoordSession, logger: Logger, timeo
     let sync: SyncStandby | null = null;
     let paused: Paused | null = null;
     let lastPromotion: HistoryEntry | null = null;
+    let handover: HandoverRequest | null = null;
+    let handoverReady: HandoverReady | null = null;
+    const reinit = new Map<string, ReinitRequest>();
     const reports = new Map<string, HubReport>();
     const problems: string[] = [];
     for (const kv of records.kvs) {
@@ -59,6 +74,18 @@ export async function readStoreView(session: CoordSession, logger: Logger, timeo
         const parsed = parseRecord(hubReportSchema, kv.key, kv.value);
         if (parsed.ok) reports.set(parsed.value.name, parsed.value);
         else problems.push(parsed.error);
+      } else if (kv.key === HANDOVER_REQUEST_KEY) {
+        const parsed = parseRecord(handoverRequestSchema, kv.key, kv.value);
+        if (parsed.ok) handover = parsed.value;
+        else problems.push(parsed.error);
+      } else if (kv.key === HANDOVER_READY_KEY) {
+        const parsed = parseRecord(handoverReadySchema, kv.key, kv.value);
+        if (parsed.ok) handoverReady = parsed.value;
+        else problems.push(parsed.error);
+      } else if (kv.key.startsWith(REINIT_PREFIX)) {
+        const parsed = parseRecord(reinitRequestSchema, kv.key, kv.value);
+        if (parsed.ok && kv.key === `${REINIT_PREFIX}${parsed.value.member}`) reinit.set(parsed.value.member, parsed.value);
+        else problems.push(parsed.ok ? `${kv.key}: names member ${parsed.value.member}` : parsed.error);
       } else if (kv.key.startsWith(HISTORY_PREFIX)) {
         const parsed = parseRecord(historyEntrySchema, kv.key, kv.value);
         if (parsed.ok) {
@@ -67,7 +94,9 @@ export async function readStoreView(session: CoordSession, logger: Logger, timeo
       }
     }
     for (const problem of problems) logger.warn({ problem }, 'invalid record in the store (ignored)');
-    return { lease, active, sync, paused, reports, lastPromotion, problems };
+    // An answer to another request (a stale one, or one whose request just ended) is no answer.
+    if (handoverReady !== null && handoverReady.id !== handover?.id) handoverReady = null;
+    return { lease, active, sync, paused, reports, lastPromotion, handover, handoverReady, reinit, problems };
   } catch (err) {
     logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'store not readable this loop');
     return null;

@@ -60,7 +60,7 @@ import {
   type TimelineHistoryEntry,
 } from './timeline.js';
 import { bool, exactlyOneRow, str } from './validate.js';
-import type { Lsn } from './lsn.js';
+import { formatLsn, type Lsn } from './lsn.js';
 
 export interface PgTimeouts {
   readonly initdbMs: number;
@@ -627,7 +627,18 @@ export class PostgresInstance {
    */
   followAsStandby(
     source: ReplicationSource,
-    options: { dropStaleSlots?: boolean; keepSlots?: readonly string[]; startTimeoutMs?: number } = {},
+    options: {
+      dropStaleSlots?: boolean;
+      keepSlots?: readonly string[];
+      startTimeoutMs?: number;
+      /**
+       * This server was the primary of a switchover to `source`: it stopped cleanly with its
+       * shutdown checkpoint at `shutdownCheckpointLsn` on `timeline`, which the source replayed
+       * before promoting. When pg_control and the source's timeline history both confirm it, no
+       * pg_rewind runs (it would only say "no rewind required", after a CHECKPOINT of the source).
+       */
+      handedOverAt?: { readonly timeline: number; readonly shutdownCheckpointLsn: Lsn };
+    } = {},
   ): Promise<FollowResult> {
     const generation = this.#fenceGeneration;
     return this.#exclusive('followAsStandby', async () => {
@@ -675,7 +686,8 @@ export class PostgresInstance {
         localHistory = await this.#localHistory(local.timeline);
         sourceHistory = (await identifySource(source, password, this.#sqlTimeouts, local.timeline)).history;
       }
-      const decision: RewindDecision = crashedStandby ? { kind: 'none' } : decideRewind(
+      const handedOver = options.handedOverAt === undefined || crashedStandby ? false : await this.#confirmHandover(control, id.timeline, options.handedOverAt, source, password);
+      const decision: RewindDecision = crashedStandby || handedOver ? { kind: 'none' } : decideRewind(
         { systemId: control.systemIdentifier, timeline: local.timeline, end: local.end, history: localHistory },
         { systemId: id.systemId, timeline: id.timeline, flush: id.flush, history: sourceHistory },
       );
@@ -746,6 +758,17 @@ export class PostgresInstance {
       this.#log.info({ crashRecovered, rewind, dropped, durationMs }, 'following as standby');
       return { crashRecovered, rewind, divergedAt, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
     });
+  }
+
+  /** See followAsStandby's `handedOverAt`: true only when everything matches. */
+  async #confirmHandover(control: ControlData, sourceTimeline: number, at: { readonly timeline: number; readonly shutdownCheckpointLsn: Lsn }, source: ReplicationSource, password: Secret): Promise<boolean> {
+    if (control.clusterState !== 'shut down' || control.latestCheckpointTimeline !== at.timeline || control.latestCheckpointLocation !== at.shutdownCheckpointLsn) return false;
+    if (sourceTimeline <= at.timeline) return false;
+    const history = (await identifySource(source, password, this.#sqlTimeouts, sourceTimeline)).history;
+    const fork = history?.find((e) => e.timeline === at.timeline);
+    const confirmed = fork !== undefined && fork.switchpoint > at.shutdownCheckpointLsn;
+    this.#log.info({ confirmed, forkedAt: fork === undefined ? null : formatLsn(fork.switchpoint), shutdownCheckpoint: formatLsn(at.shutdownCheckpointLsn) }, 'follow after a switchover: does the source fork after our shutdown checkpoint?');
+    return confirmed;
   }
 
   async #localHistory(tl: number): Promise<TimelineHistoryEntry[] | undefined> {
