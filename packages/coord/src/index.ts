@@ -11,3 +11,4 @@ export * from './http/index.js';
 export * from './status/index.js';
 export * from './admin/index.js';
 export * from './metrics/index.js';
+export * from './dashboard/index.js';

@@ -84,7 +84,7 @@ describe('discovery on a three-member cluster (HTTP and gRPC on every member)', 
     for (const name of names) {
       const node = cluster.nodes.get(name)!;
       expect(node.httpAddress()).toBe(cluster.httpEndpoint(name));
-      expect(node.http?.routes()).toEqual(['/liveness', '/metrics', '/readiness', '/v1/active-hub', '/v1/history', '/v1/status']);
+      expect(node.http?.routes()).toEqual(['/', '/liveness', '/metrics', '/readiness', '/v1/active-hub', '/v1/history', '/v1/status']);
       const live = await get(cluster.httpEndpoint(name), '/liveness');
       expect(live).toMatchObject({ status: 200, body: { alive: true, member: name } });
       const ready = await get(cluster.httpEndpoint(name), '/readiness');

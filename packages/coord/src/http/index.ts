@@ -3,4 +3,4 @@ export type { HttpHandler, HttpMethod, HttpRequestInfo, HttpResult, HttpRouteOpt
 export { ACTIVE_HUB_PATH, LIVENESS_PATH, READINESS_PATH, activeHubRoute, readinessRoute, registerCoreRoutes } from './core-routes.js';
 export type { ReadinessHost } from './core-routes.js';
 export { httpListenAddress, startNodeHttp } from './node-http.js';
-export { METRICS_PATH, registerOperatorRoutes } from './operator-routes.js';
+export { DASHBOARD_PATH, METRICS_PATH, registerOperatorRoutes } from './operator-routes.js';

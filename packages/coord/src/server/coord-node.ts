@@ -145,7 +145,8 @@ export class CoordNode {
       node.httpServer = await startNodeHttp(node, node.discovery, config, logger);
       if (node.httpServer !== null) {
         registerAdminRoutes(node.httpServer, node.admin);
-        registerOperatorRoutes(node.httpServer, new NodeMetrics(adminMetricsSource(node, node.admin), logger.child({ component: 'metrics' })));
+        const metrics = new NodeMetrics(adminMetricsSource(node, node.admin), logger.child({ component: 'metrics' }));
+        registerOperatorRoutes(node.httpServer, metrics, logger.child({ component: 'http' }));
       }
     } catch (err) {
       await node.close();
