@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus, HistoryEntry, HubReport, MemberProbe, MetricsSource, RaftMemberView, StatusInput } from '../src/index.js';
 import { DEFAULT_THRESHOLDS, NodeMetrics, computeClusterStatus } from '../src/index.js';
+import { prometheusSamples as samples } from '../../../test/support/prometheus.js';
 
 const logger = pino({ level: 'silent' });
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');
@@ -53,17 +54,6 @@ function status(options: { hub2Down?: boolean } = {}): ClusterStatus {
     thresholds: DEFAULT_THRESHOLDS,
   };
   return computeClusterStatus(input);
-}
-
-/** `name{a="x",b="y"}` → value, for every sample line (labels in the order written). */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
 }
 
 class FakeSource implements MetricsSource {
