@@ -1,4 +1,5 @@
 import { holderDeadlineMs } from '@hubha/coord';
+import type { ReplicationTimeouts } from '../postgres/config-files.js';
 
 /** Everything the hub agent needs, resolved and validated from the node's configuration. */
 export interface HubSettings {
@@ -66,7 +67,12 @@ export interface HubTimings {
    * fast shutdown and the VIP removal finish before anyone else can be granted the lease.
    */
   readonly demotionBudgetMs: number;
-  /** Synchronous mode 'on': a standby not streaming for this long is dropped to async (recorded first). */
+  /**
+   * Synchronous mode 'on': a standby not streaming for this long is dropped to async (recorded
+   * first). A standby that vanished silently (a partition) stops "streaming" only when
+   * PostgreSQL's wal_sender_timeout runs out, which is derived from this value too
+   * (replicationTimeoutsFor), so commits stall at most about twice this long, plus a loop.
+   */
   readonly syncDropAfterMs: number;
 }
 
@@ -97,6 +103,28 @@ export function timingProblems(t: HubTimings, worstElectionMs = 0): string[] {
   if (t.loopIntervalMs > t.renewIntervalMs) problems.push(`loopIntervalMs (${t.loopIntervalMs}) must not exceed renewIntervalMs (${t.renewIntervalMs})`);
   if (t.leaseTtlMs < 500) problems.push('leaseTtlMs must be at least 500');
   return problems;
+}
+
+/** The range replicationTimeoutsFor clamps wal_sender_timeout to. */
+export const WAL_SENDER_TIMEOUT_RANGE_MS = { min: 2000, max: 60_000 } as const;
+
+/**
+ * PostgreSQL's replication timeouts for these timings (written into the managed configuration
+ * file, postgres/config-files.ts). wal_sender_timeout = syncDropAfterMs, clamped to
+ * [2 s, 60 s]: syncDropAfterMs is how long the operator accepts commits waiting for a standby
+ * that is gone, and detecting that it is gone is the first half of that wait (the agent's own
+ * clock only starts once pg_stat_replication stops listing the standby as streaming). Not below
+ * 2 s, because a standby reports its position once a second at the most often
+ * (wal_receiver_status_interval is whole seconds) and a live standby must never look silent; not
+ * above PostgreSQL's own default of 60 s. The standby detects a silent primary after the same
+ * time (wal_receiver_timeout: it then reconnects, rather than sitting on a dead connection after
+ * a partition heals) and reports a quarter of it (at least every second), so the primary hears
+ * from a live standby several times per window even when no WAL flows.
+ */
+export function replicationTimeoutsFor(t: Pick<HubTimings, 'syncDropAfterMs'>): ReplicationTimeouts {
+  const { min, max } = WAL_SENDER_TIMEOUT_RANGE_MS;
+  const senderMs = Math.min(max, Math.max(min, Math.round(t.syncDropAfterMs)));
+  return { walSenderTimeoutMs: senderMs, walReceiverTimeoutMs: senderMs, walReceiverStatusIntervalS: Math.max(1, Math.floor(senderMs / 4000)) };
 }
 
 /** The replication slot a hub streams through on the primary. */

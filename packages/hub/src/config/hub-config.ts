@@ -4,7 +4,9 @@ import { z } from 'zod';
 import type { NodeConfig } from '@hubha/coord';
 import { ConfigError } from '@hubha/coord';
 import type { HubSettings } from '../agent/settings.js';
-import { DEFAULT_HUB_TIMINGS, timingProblems } from '../agent/settings.js';
+import { DEFAULT_HUB_TIMINGS, replicationTimeoutsFor, timingProblems } from '../agent/settings.js';
+import type { HubTimings } from '../agent/settings.js';
+import { MANAGED_KEYS, MANAGED_REPLICATION_KEYS } from '../postgres/config-files.js';
 
 const argv = z.array(z.string().min(1)).min(1).max(64);
 const cidr = z.string().regex(/^[0-9a-fA-F.:]+\/\d{1,3}$/, 'must be an address/prefix (CIDR)');
@@ -60,7 +62,10 @@ export function resolveHubSettings(config: NodeConfig, file: string): HubSetting
   if (!parsed.success) throw new ConfigError(file, parsed.error.issues.map((i) => `hub.${i.path.join('.')}: ${i.message}`));
   const hub = parsed.data;
   const worstElectionMs = 2 * config.raft.electionTimeoutTicks * config.raft.tickMs;
-  const problems = timingProblems(hub.timings, worstElectionMs).map((p) => `hub.timings: ${p}`);
+  const problems = [
+    ...timingProblems(hub.timings, worstElectionMs).map((p) => `hub.timings: ${p}`),
+    ...postgresSettingsProblems(hub.postgres.settings, hub.timings).map((p) => `hub.postgres.settings.${p}`),
+  ];
   if (problems.length > 0) throw new ConfigError(file, problems);
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
@@ -95,6 +100,47 @@ export function resolveHubSettings(config: NodeConfig, file: string): HubSetting
     activeHubFile: hub.activeHubFile === undefined ? null : abs(hub.activeHubFile),
     watchdog: hub.watchdog,
   };
+}
+
+/** Where each managed key comes from instead, for the error that refuses it in postgres.settings. */
+const MANAGED_KEY_SOURCES: Readonly<Record<string, string>> = {
+  listen_addresses: 'hub.postgres.listenAddresses',
+  port: 'hub.postgres.port',
+  unix_socket_directories: 'hub.postgres.socketDir',
+  cluster_name: 'node.name',
+  primary_conninfo: 'the agent (the active hub it follows)',
+  primary_slot_name: 'the agent (the active hub it follows)',
+  synchronous_standby_names: 'the agent (hub.synchronous)',
+  default_transaction_read_only: 'the agent',
+};
+
+/**
+ * postgres.settings may not set what hubha manages (conf.d/hubha.conf would silently override
+ * it): each such key is refused with where its value comes from. The replication timeouts come
+ * from hub.timings.syncDropAfterMs; a different value there would either stall synchronous
+ * commits for a vanished standby far longer than syncDropAfterMs (PostgreSQL's 60 s default) or
+ * disconnect live standbys.
+ */
+export function postgresSettingsProblems(settings: Readonly<Record<string, unknown>>, timings: Pick<HubTimings, 'syncDropAfterMs'>): string[] {
+  const problems: string[] = [];
+  const repl = replicationTimeoutsFor(timings);
+  const derived: Readonly<Record<string, string>> = {
+    wal_sender_timeout: `${repl.walSenderTimeoutMs}ms`,
+    wal_receiver_timeout: `${repl.walReceiverTimeoutMs}ms`,
+    wal_receiver_status_interval: `${repl.walReceiverStatusIntervalS}s`,
+  };
+  for (const key of Object.keys(settings)) {
+    if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(key)) {
+      problems.push(`${key}: not a PostgreSQL parameter name (lower case letters, digits and _; one dot for a custom one)`);
+    } else if (MANAGED_REPLICATION_KEYS.includes(key)) {
+      problems.push(
+        `${key}: managed by hubha and derived from hub.timings.syncDropAfterMs (${timings.syncDropAfterMs} ms gives ${key} = ${derived[key]}); remove it here and change hub.timings.syncDropAfterMs instead`,
+      );
+    } else if (MANAGED_KEYS.includes(key)) {
+      problems.push(`${key}: managed by hubha (set from ${MANAGED_KEY_SOURCES[key] ?? 'its own state'}); remove it here`);
+    }
+  }
+  return problems;
 }
 
 /** Start-up checks that need the filesystem: the password file exists and is private (0600). */

@@ -8,7 +8,10 @@ import { quoteGucValue, validateCidr, validateGucName, validateNodeName, validat
  *   `include = 'conf.d/hubha.conf'`. pg_basebackup and pg_rewind copy postgresql.conf and
  *   pg_hba.conf from the peer, so nothing node-specific may live there.
  * - conf.d/hubha.conf, the *managed file*, holds the node-specific settings (port, addresses,
- *   socket directory, cluster_name) and the ones we change at runtime (primary_conninfo,
+ *   socket directory, cluster_name), the replication timeouts derived from the hub's timings
+ *   (wal_sender_timeout, wal_receiver_timeout, wal_receiver_status_interval — each hub's own
+ *   configuration decides, and a timing change takes effect at the next start or runtime
+ *   change, with no re-initialization) and the ones we change at runtime (primary_conninfo,
  *   primary_slot_name, synchronous_standby_names, default_transaction_read_only). We rewrite it
  *   atomically from our own state before every start and after every clone or rewind (which
  *   copied the peer's version over ours), and on runtime changes followed by pg_reload_conf().
@@ -41,12 +44,64 @@ export const DEFAULT_RUNTIME_SETTINGS: RuntimeSettings = {
   defaultTransactionReadOnly: false,
 };
 
+/**
+ * How fast PostgreSQL notices a replication peer that went silent (a partition, not a crash: a
+ * crash closes the connection at once). Managed because PostgreSQL's defaults are far too slow
+ * for the hub's timings: the primary's walsender keeps a vanished standby "streaming" in
+ * pg_stat_replication until wal_sender_timeout (default 60 s) runs out, and synchronous commits
+ * wait that long before the agent can even start its syncDropAfterMs clock (measured: 62 s
+ * stalls). A fast shutdown (the fence) also waits for every walsender to deliver the shutdown
+ * checkpoint, up to wal_sender_timeout. The hub derives these from its timings
+ * (agent/settings.ts, replicationTimeoutsFor); both roles need all three, as hubs swap roles.
+ */
+export interface ReplicationTimeouts {
+  /** Primary: a standby silent this long is disconnected (and leaves pg_stat_replication). */
+  readonly walSenderTimeoutMs: number;
+  /** Standby: a primary silent this long is disconnected, and the standby reconnects. */
+  readonly walReceiverTimeoutMs: number;
+  /** Standby: sends its positions at least this often, so the primary never sees a live standby silent. */
+  readonly walReceiverStatusIntervalS: number;
+}
+
+/** What replicationTimeoutsFor(DEFAULT_HUB_TIMINGS) gives (a test keeps the two equal). */
+export const DEFAULT_REPLICATION_TIMEOUTS: ReplicationTimeouts = {
+  walSenderTimeoutMs: 2000,
+  walReceiverTimeoutMs: 2000,
+  walReceiverStatusIntervalS: 1,
+};
+
+/** Bounds of the replication timeouts; below 1 s a loaded machine disconnects live standbys. */
+export const REPLICATION_TIMEOUT_BOUNDS_MS = { min: 1000, max: 3_600_000 } as const;
+
+/**
+ * Checks the timeouts: integers within REPLICATION_TIMEOUT_BOUNDS_MS (0, PostgreSQL's "never",
+ * is refused: that is the failure this setting exists to prevent), and a status interval of at
+ * most half the sender timeout, so a live standby reports at least twice per timeout window even
+ * when the primary is idle and its ping (sent after half the timeout) is lost.
+ */
+export function validateReplicationTimeouts(r: ReplicationTimeouts): ReplicationTimeouts {
+  const { min, max } = REPLICATION_TIMEOUT_BOUNDS_MS;
+  for (const [what, ms] of [
+    ['walSenderTimeoutMs', r.walSenderTimeoutMs],
+    ['walReceiverTimeoutMs', r.walReceiverTimeoutMs],
+  ] as const) {
+    if (!Number.isInteger(ms) || ms < min || ms > max) throw new PgManagerError('INVALID_ARGUMENT', `${what} must be an integer in [${min}, ${max}], got ${String(ms)}`);
+  }
+  const s = r.walReceiverStatusIntervalS;
+  if (!Number.isInteger(s) || s < 1 || s * 1000 > r.walSenderTimeoutMs / 2) {
+    throw new PgManagerError('INVALID_ARGUMENT', `walReceiverStatusIntervalS must be an integer in [1, walSenderTimeoutMs / 2000], got ${String(s)}`);
+  }
+  return r;
+}
+
 /** Settings fixed by this node's configuration. */
 export interface NodeSettings {
   readonly nodeName: string;
   readonly port: number;
   readonly listenAddresses: readonly string[];
   readonly socketDir: string;
+  /** Default DEFAULT_REPLICATION_TIMEOUTS. */
+  readonly replication?: ReplicationTimeouts;
 }
 
 const RUNTIME_KEYS = {
@@ -55,12 +110,17 @@ const RUNTIME_KEYS = {
   synchronous_standby_names: 'synchronousStandbyNames',
   default_transaction_read_only: 'defaultTransactionReadOnly',
 } as const;
-const NODE_KEYS = ['listen_addresses', 'port', 'unix_socket_directories', 'cluster_name'] as const;
+const REPLICATION_KEYS = ['wal_sender_timeout', 'wal_receiver_timeout', 'wal_receiver_status_interval'] as const;
+const NODE_KEYS = ['listen_addresses', 'port', 'unix_socket_directories', 'cluster_name', ...REPLICATION_KEYS] as const;
+
+/** The managed keys derived from the hub's timings (not from its addresses or state). */
+export const MANAGED_REPLICATION_KEYS: readonly string[] = REPLICATION_KEYS;
 
 /** Every key the managed file owns (and that must not be overridden in postgresql.auto.conf). */
 export const MANAGED_KEYS: readonly string[] = [...NODE_KEYS, ...Object.keys(RUNTIME_KEYS)];
 
 export function renderManagedConf(node: NodeSettings, rt: RuntimeSettings): string {
+  const repl = validateReplicationTimeouts(node.replication ?? DEFAULT_REPLICATION_TIMEOUTS);
   return [
     MANAGED_HEADER,
     '# Managed by hubha: rewritten on every start, clone, rewind and runtime change. Do not edit.',
@@ -68,6 +128,9 @@ export function renderManagedConf(node: NodeSettings, rt: RuntimeSettings): stri
     `port = ${node.port}`,
     `unix_socket_directories = ${quoteGucValue(node.socketDir)}`,
     `cluster_name = ${quoteGucValue(node.nodeName)}`,
+    `wal_sender_timeout = ${quoteGucValue(`${repl.walSenderTimeoutMs}ms`)}`,
+    `wal_receiver_timeout = ${quoteGucValue(`${repl.walReceiverTimeoutMs}ms`)}`,
+    `wal_receiver_status_interval = ${quoteGucValue(`${repl.walReceiverStatusIntervalS}s`)}`,
     `primary_conninfo = ${quoteGucValue(rt.primaryConninfo)}`,
     `primary_slot_name = ${quoteGucValue(rt.primarySlotName)}`,
     `synchronous_standby_names = ${quoteGucValue(rt.synchronousStandbyNames)}`,

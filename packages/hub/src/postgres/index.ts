@@ -2,14 +2,18 @@ export { PgBinaries, parsePostgresVersion, DEFAULT_PG_BIN_DIR, DEFAULT_PG_MAJOR,
 export { BoundedOutput } from './bounded-output.js';
 export { PgCommandRunner, type PgCommandSpec, type PgCommandResult } from './command.js';
 export {
+  DEFAULT_REPLICATION_TIMEOUTS,
   MANAGED_CONF_RELPATH,
   MANAGED_KEYS,
+  MANAGED_REPLICATION_KEYS,
+  validateReplicationTimeouts,
   renderSynchronousStandbyNames,
   renderHba,
   renderManagedConf,
   parseManagedConf,
   sanitizeAutoConf,
   type GucValue,
+  type ReplicationTimeouts,
   type RuntimeSettings,
 } from './config-files.js';
 export { parseControlData, isCleanShutdown, CLUSTER_STATES, type ClusterState, type ControlData } from './controldata.js';

@@ -5,6 +5,7 @@ import type { PgBinaries } from './binaries.js';
 import { tailOf } from './bounded-output.js';
 import { PgCommandRunner } from './command.js';
 import {
+  DEFAULT_REPLICATION_TIMEOUTS,
   DEFAULT_RUNTIME_SETTINGS,
   MANAGED_CONF_RELPATH,
   parseManagedConf,
@@ -14,7 +15,9 @@ import {
   renderPgpass,
   renderSynchronousStandbyNames,
   sanitizeAutoConf,
+  validateReplicationTimeouts,
   type GucValue,
+  type ReplicationTimeouts,
   type RuntimeSettings,
 } from './config-files.js';
 import { isCleanShutdown, parseControlData, type ControlData } from './controldata.js';
@@ -115,6 +118,8 @@ export interface PostgresInstanceOptions {
   readonly pgpassFile?: string;
   readonly logger?: Logger;
   readonly timeouts?: Partial<PgTimeouts>;
+  /** wal_sender_timeout and friends in the managed file; default DEFAULT_REPLICATION_TIMEOUTS. */
+  readonly replication?: ReplicationTimeouts;
 }
 
 export interface InitPrimaryOptions {
@@ -172,6 +177,7 @@ export class PostgresInstance {
   readonly binaries: PgBinaries;
   readonly osUser: PgOsUser;
   readonly timeouts: PgTimeouts;
+  readonly replication: ReplicationTimeouts;
   readonly #log: Logger;
   readonly #runner: PgCommandRunner;
   #runtime: RuntimeSettings | undefined;
@@ -193,6 +199,7 @@ export class PostgresInstance {
     this.binaries = options.binaries;
     this.osUser = options.osUser;
     this.timeouts = { ...DEFAULT_PG_TIMEOUTS, ...options.timeouts };
+    this.replication = validateReplicationTimeouts({ ...(options.replication ?? DEFAULT_REPLICATION_TIMEOUTS) });
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'postgres', node: this.nodeName });
     this.#runner = new PgCommandRunner(this.osUser, this.#log);
   }
@@ -244,7 +251,7 @@ export class PostgresInstance {
   async #writeManagedConf(rt: RuntimeSettings): Promise<void> {
     await ensureDir(join(this.dataDir, dirname(MANAGED_CONF_RELPATH)), 0o700, this.osUser);
     const text = renderManagedConf(
-      { nodeName: this.nodeName, port: this.port, listenAddresses: this.listenAddresses, socketDir: this.socketDir },
+      { nodeName: this.nodeName, port: this.port, listenAddresses: this.listenAddresses, socketDir: this.socketDir, replication: this.replication },
       rt,
     );
     await writeFileAtomic(join(this.dataDir, MANAGED_CONF_RELPATH), text, 0o600, this.osUser);
