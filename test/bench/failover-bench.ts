@@ -17,14 +17,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadNodeConfig } from '@hubha/coord';
 import type { CoordClient } from '@hubha/coord';
 import { resolveHubSettings } from '@hubha/hub';
 import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
+import { WRITERS, Writers, firstLogTime, median, round3, stats } from './bench-support.js';
 import { connectStore, pgQuery, readActiveHub, readLease, replication, sleep, waitFor, waitHealthy } from '../../deploy/local/probe.js';
 
-const WRITERS = 4;
 const PROBE_INTERVAL_MS = 100;
 const WRITE_BEFORE_KILL_MS = 2000;
 const FAILOVER_TIMEOUT_MS = 60_000;
@@ -32,84 +31,6 @@ const REJOIN_TIMEOUT_MS = 120_000;
 
 function log(message: string): void {
   process.stderr.write(`bench:failover: ${message}\n`);
-}
-
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function stats(values: readonly number[]): { median_s: number; min_s: number; max_s: number } {
-  return { median_s: round3(median(values)), min_s: round3(Math.min(...values)), max_s: round3(Math.max(...values)) };
-}
-
-/** Continuous INSERTs into `hub` over `WRITERS` connections until they fail (the hub is killed). */
-class Writers {
-  private readonly loops: Promise<void>[] = [];
-  private stopped = false;
-  errors = 0;
-
-  constructor(
-    private readonly cluster: LocalHubCluster,
-    private readonly hub: string,
-    private readonly round: number,
-    private readonly nextId: () => number,
-    private readonly acked: number[],
-  ) {}
-
-  start(): void {
-    for (let w = 0; w < WRITERS; w++) this.loops.push(this.loop(w));
-  }
-
-  private async loop(w: number): Promise<void> {
-    const client = new pg.Client({ ...this.cluster.pgSocketConfig(this.hub), connectionTimeoutMillis: 5000, query_timeout: 10_000 });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      while (!this.stopped) {
-        const id = this.nextId();
-        await client.query('INSERT INTO bench (id, round, source) VALUES ($1, $2, $3)', [id, this.round, `writer${w}`]);
-        this.acked.push(id); // acknowledged: COMMIT returned (synchronous_commit waits for the sync standby)
-      }
-    } catch {
-      this.errors++;
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-
-  /** Waits until every loop has ended (they end on their own when the hub dies). */
-  async done(): Promise<void> {
-    await Promise.all(this.loops);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done();
-  }
-}
-
-interface LogLine {
-  readonly time?: number;
-  readonly msg?: string;
-  readonly lease?: string;
-  readonly holder?: string;
-  readonly node?: string;
-}
-
-async function firstLogTime(cluster: LocalHubCluster, names: readonly string[], since: number, match: (l: LogLine) => boolean): Promise<number | null> {
-  let first: number | null = null;
-  for (const name of names) {
-    for (const line of (await cluster.logs(name)) as LogLine[]) {
-      if (typeof line.time !== 'number' || line.time < since || !match(line)) continue;
-      if (first === null || line.time < first) first = line.time;
-    }
-  }
-  return first;
 }
 
 interface RoundResult {

@@ -10,7 +10,7 @@ export const FENCE_KEY = 'hubha/fence';
  * expired or moved on. The written key itself is not attached, so it outlives the lease (the
  * next holder must be able to read who was synchronous). Returns false when fenced off.
  */
-export async function fencedPut(
+export function fencedPut(
   session: CoordSession,
   epoch: number,
   key: string,
@@ -18,12 +18,21 @@ export async function fencedPut(
   /** Attach the written key to this lease too (it then ends with that lease). */
   attachTo?: { readonly name: string; readonly epoch: number },
 ): Promise<boolean> {
+  return fencedPuts(session, epoch, [{ key, value, ...(attachTo === undefined ? {} : { attachTo }) }]);
+}
+
+/** Several keys in one fenced Txn (one Raft round instead of one per key): all or none. */
+export async function fencedPuts(
+  session: CoordSession,
+  epoch: number,
+  puts: readonly { readonly key: string; readonly value: Uint8Array; readonly attachTo?: { readonly name: string; readonly epoch: number } }[],
+): Promise<boolean> {
   try {
     const res = await session.txn({
       compare: [],
       success: [
         { type: 'put', key: FENCE_KEY, value: Buffer.from(String(epoch)), lease: { name: ACTIVE_HUB_LEASE, epoch } },
-        attachTo === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: { name: attachTo.name, epoch: attachTo.epoch } },
+        ...puts.map(({ key, value, attachTo }) => (attachTo === undefined ? { type: 'put' as const, key, value } : { type: 'put' as const, key, value, lease: { name: attachTo.name, epoch: attachTo.epoch } })),
       ],
       failure: [],
     });

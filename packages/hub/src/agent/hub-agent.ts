@@ -9,7 +9,7 @@ import { isCleanShutdown } from '../postgres/controldata.js';
 import { formatLsn } from '../postgres/lsn.js';
 import { evaluateEligibility } from './eligibility.js';
 import type { Eligibility } from './eligibility.js';
-import { fencedPut } from './fenced-write.js';
+import { fencedPut, fencedPuts } from './fenced-write.js';
 import { handoverPart, replayedPast } from './handover.js';
 import type { HandoverPart } from './handover.js';
 import { HookRunner } from './hooks.js';
@@ -662,9 +662,9 @@ export class HubAgent {
     this.setRole('promoting', epoch);
     // The lease is ours: the old primary can no longer write the sync record (its writes are
     // fenced by its epoch). Check again, linearizably, that we were its synchronous standby.
-    if (this.settings.synchronous !== 'off') {
+    if (this.settings.synchronous !== 'off' && !kind.skipSyncCheck) {
       const fresh = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
-      if (fresh === null || (!kind.skipSyncCheck && fresh.sync?.standby !== me)) {
+      if (fresh === null || fresh.sync?.standby !== me) {
         this.logger.warn({ node: me, epoch, recorded: fresh?.sync?.standby ?? null }, 'not the recorded synchronous standby after all: giving the lease back');
         await this.keeper?.release().catch(() => false);
         await this.keeper?.close();
@@ -672,16 +672,15 @@ export class HubAgent {
         this.setRole('standby', null);
         return;
       }
-      // Record before weakening: nobody is synchronous with us until a standby streams.
-      if (this.settings.synchronous === 'on') {
-        const record: SyncStandby = { primary: me, standby: null, epoch, at: new Date().toISOString() };
-        if (!(await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record)))) return this.demote('could not record the synchronous state', true);
-      }
     }
     // Record the promotion BEFORE PostgreSQL can acknowledge a write: were we cut from the store
     // after promoting, an unrecorded promotion would let the old primary come back as "the last
-    // primary" and rewind our acknowledged writes away (chaos seed 777, round 38).
-    if (!(await this.recordHistory(epoch, kind.kind, from, kind.reason, kind.dataLossBytes))) return this.demote('could not record the promotion in the history', true);
+    // primary" and rewind our acknowledged writes away (chaos seed 777, round 38). In the same
+    // fenced Txn, synchronous 'on': record before weakening — nobody is synchronous with us until
+    // a standby streams.
+    const records = [{ key: historyKey(epoch), value: encodeRecord(this.historyEntry(epoch, kind.kind, from, kind.reason, kind.dataLossBytes)) }];
+    if (this.settings.synchronous === 'on') records.push({ key: SYNC_STANDBY_KEY, value: encodeRecord({ primary: me, standby: null, epoch, at: new Date().toISOString() } satisfies SyncStandby) });
+    if (!(await fencedPuts(this.session, epoch, records).catch(() => false))) return this.demote('could not record the promotion in the history', true);
     const started = performance.now();
     const result = await this.pg.promote(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {});
     this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started), kind: kind.kind }, 'PostgreSQL promoted');
@@ -736,8 +735,12 @@ export class HubAgent {
   }
 
   /** The history entry of a promotion, fenced by its epoch; false when it could not be written. */
-  private async recordHistory(epoch: number, kind: HistoryEntry['kind'], from: string | null, reason: string, dataLossBytes?: number | null): Promise<boolean> {
-    const entry: HistoryEntry = {
+  private recordHistory(epoch: number, kind: HistoryEntry['kind'], from: string | null, reason: string, dataLossBytes?: number | null): Promise<boolean> {
+    return fencedPut(this.session, epoch, historyKey(epoch), encodeRecord(this.historyEntry(epoch, kind, from, reason, dataLossBytes))).catch(() => false);
+  }
+
+  private historyEntry(epoch: number, kind: HistoryEntry['kind'], from: string | null, reason: string, dataLossBytes?: number | null): HistoryEntry {
+    return {
       epoch,
       at: new Date().toISOString(),
       kind,
@@ -746,7 +749,6 @@ export class HubAgent {
       reason,
       dataLossBytes: dataLossBytes !== undefined ? dataLossBytes : this.settings.synchronous === 'off' ? null : 0,
     };
-    return fencedPut(this.session, epoch, historyKey(epoch), encodeRecord(entry)).catch(() => false);
   }
 
   private async tryBootstrap(): Promise<void> {

@@ -165,6 +165,9 @@ export type FenceMethod = 'not-running' | 'fast' | 'immediate' | 'sigkill';
  * socket). Mutating operations are serialized per instance; `fence()` and `observe()` are not
  * (fencing must never wait behind a slow start).
  */
+/** How often the end of recovery is checked after pg_promote. */
+const PROMOTE_POLL_MS = 10;
+
 export class PostgresInstance {
   readonly nodeName: string;
   readonly dataDir: string;
@@ -528,12 +531,16 @@ export class PostgresInstance {
       const tp = Date.now();
       await this.withSql(
         async (s) => {
-          const r = exactlyOneRow(await s.query('pg_promote', 'SELECT pg_promote(true, $1) AS ok', [waitSeconds]), 'pg_promote');
-          if (!bool(r, 'ok', 'pg_promote')) {
-            throw new PgManagerError('PROMOTE_FAILED', `pg_promote did not finish within ${waitSeconds} s`);
+          // pg_promote(wait => true) checks for the end of recovery only every 100 ms; a
+          // switchover's whole budget is about a second, so signal and poll every 10 ms instead.
+          const r = exactlyOneRow(await s.query('pg_promote', 'SELECT pg_promote(false) AS ok'), 'pg_promote');
+          if (!bool(r, 'ok', 'pg_promote')) throw new PgManagerError('PROMOTE_FAILED', 'pg_promote could not signal the startup process');
+          for (;;) {
+            const after = exactlyOneRow(await s.query('promote check', 'SELECT pg_is_in_recovery() AS r'), 'promote check');
+            if (!bool(after, 'r', 'promote check')) break;
+            if (Date.now() - tp > timeoutMs) throw new PgManagerError('PROMOTE_FAILED', `still in recovery ${timeoutMs} ms after pg_promote`);
+            await new Promise((resolve) => setTimeout(resolve, PROMOTE_POLL_MS));
           }
-          const after = exactlyOneRow(await s.query('promote check', 'SELECT pg_is_in_recovery() AS r'), 'promote check');
-          if (bool(after, 'r', 'promote check')) throw new PgManagerError('PROMOTE_FAILED', 'pg_promote returned but the server is still in recovery');
         },
         { connectMs: this.timeouts.sqlConnectMs, queryMs: timeoutMs + 5000 },
       );
