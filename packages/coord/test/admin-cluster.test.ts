@@ -178,8 +178,6 @@ describe('the Admin service on a three-member store (every member answers)', () 
       [adminService.Switchover, { target: 'hub2' }],
       [adminService.Failover, { target: 'hub2', force: true }],
       [adminService.Reinit, { member: 'hub2' }],
-      [adminService.AddMember, { name: 'hub3' }],
-      [adminService.TransferLeadership, {}],
     ] as const) {
       const err = await admin.call(endpoints(), method as typeof adminService.Switchover, request as never).then(
         () => null,
@@ -189,6 +187,8 @@ describe('the Admin service on a three-member store (every member answers)', () 
       expect(err).toMatchObject({ status: grpc.status.UNIMPLEMENTED, code: 'not-implemented' });
       expect((err as AdminCallError).details).toMatch(/part of the admin API contract .* does not implement it yet/);
     }
+    // The membership operations are implemented: a request without addresses is refused as such.
+    await expect(admin.call(endpoints(), adminService.AddMember, { name: 'hub3', role: 'hub' } as never)).rejects.toMatchObject({ status: grpc.status.INVALID_ARGUMENT, code: 'invalid-address' });
   });
 
   it('the CLI: pause, resume, history and watch (events until SIGINT, exit 0)', async () => {

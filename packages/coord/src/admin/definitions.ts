@@ -48,8 +48,4 @@ export const NOT_YET_IMPLEMENTED: Readonly<Record<string, string>> = {
   Switchover: 'a planned switchover is not implemented yet',
   Failover: 'a manual failover is not implemented yet',
   Reinit: 're-cloning a standby through the API is not implemented yet (the hub re-clones by itself when pg_rewind fails and postgres.autoReclone is on)',
-  AddMember: 'use `hubha member add` (the store\'s Cluster.MemberAddLearner) meanwhile',
-  PromoteMember: 'use `hubha member promote` (Cluster.MemberPromote) meanwhile',
-  RemoveMember: 'use `hubha member remove` (Cluster.MemberRemove) meanwhile',
-  TransferLeadership: 'use `hubha transfer-leader` (Cluster.TransferLeader) meanwhile',
 };

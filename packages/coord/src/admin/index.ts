@@ -9,6 +9,23 @@ export { adminErrorToGrpc, adminHandlers } from './handlers.js';
 export { diffSummaries, haStateEvent, summarize, watchingEvent } from './events.js';
 export type { RecordsSummary } from './events.js';
 export { HISTORY_PATH, STATUS_PATH, registerAdminRoutes } from './http-routes.js';
+export { METADATA_FORWARDED_BY, MemberChangeOutcomeUnknown, MemberOperations } from './member-operations.js';
+export type { LeadershipAnswer, MemberChange, MemberOperationsOptions, MembershipHost } from './member-operations.js';
+export { memberHandlers } from './member-handlers.js';
+export { MemberAdminClient } from './member-client.js';
+export type { MemberChangeAnswer, MemberClientOptions } from './member-client.js';
+export {
+  checkAddMember,
+  checkPromoteMember,
+  checkRemoveMember,
+  chooseTransferTarget,
+  kindFromContext,
+  parseAdvertisedAddress,
+  quorumOf,
+  validateAddMember,
+  validateMemberName,
+} from './member-rules.js';
+export type { AddMemberRequest, ClusterFacts, MemberFacts, MemberKind } from './member-rules.js';
 export { AdminCallError, AdminClient, AdminUnreachableError } from './client.js';
 export type { AdminClientOptions, AdminEndpointFailure, AdminWatchHandlers, Answered } from './client.js';
 export {

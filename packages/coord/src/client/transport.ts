@@ -29,6 +29,8 @@ export interface UnaryOptions {
   readonly timeoutMs: number;
   /** Aborting cancels the call; it then rejects with status CANCELLED. */
   readonly signal?: AbortSignal;
+  /** Request metadata (e.g. that a member forwards the call on behalf of a client). */
+  readonly metadata?: ReadonlyMap<string, string>;
 }
 
 export interface StreamHandlers<Res> {
@@ -140,12 +142,14 @@ export class GrpcTransport implements RpcTransport {
         return;
       }
       const onAbort = (): void => call.cancel();
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of options.metadata ?? []) metadata.set(key, value);
       const call = client.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        metadata,
         { deadline: Date.now() + Math.max(0, options.timeoutMs) },
         (err, response) => {
           options.signal?.removeEventListener('abort', onAbort);

@@ -16,11 +16,15 @@ const hostPort = z
     return port >= 0 && port <= 65535;
   }, 'port must be 0..65535');
 
+/** A member's name: like a host name label, so that it fits in file names, URLs and inventory. */
+export const NODE_NAME_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export const MAX_NODE_NAME_CHARS = 63;
+
 const nodeName = z
   .string()
   .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be lowercase letters, digits and inner dashes (like a host name)');
+  .max(MAX_NODE_NAME_CHARS)
+  .regex(NODE_NAME_PATTERN, 'must be lowercase letters, digits and inner dashes (like a host name)');
 
 const memberSchema = z.strictObject({
   name: nodeName,

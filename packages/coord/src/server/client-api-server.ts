@@ -6,6 +6,8 @@ import { discoveryService } from '../discovery/definitions.js';
 import { discoveryHandlers } from '../discovery/service.js';
 import { adminService } from '../admin/definitions.js';
 import { adminHandlers } from '../admin/handlers.js';
+import { memberHandlers } from '../admin/member-handlers.js';
+import { MemberOperations } from '../admin/member-operations.js';
 import type { CoordNode } from './coord-node.js';
 import { clusterHandlers } from './cluster-service.js';
 import { kvHandlers } from './kv-service.js';
@@ -22,6 +24,7 @@ export class ClientApiServer {
   private constructor(
     private readonly server: grpc.Server,
     private readonly boundAddress: string,
+    private readonly members: MemberOperations,
   ) {}
 
   static async start(node: CoordNode, listen: string, tls: { ca: string; cert: string; key: string } | undefined, logger: Logger): Promise<ClientApiServer> {
@@ -35,7 +38,9 @@ export class ClientApiServer {
     server.addService(watchService, watchHandlers(node));
     server.addService(clusterService, clusterHandlers(node));
     server.addService(discoveryService, discoveryHandlers(node, node.discovery, logger));
-    server.addService(adminService, adminHandlers(node.admin, logger));
+    // The membership operations forward to the leader over a transport of their own, closed with the server.
+    const members = new MemberOperations({ host: node, status: (options) => node.admin.status(options), logger, ...(tls === undefined ? {} : { tls }) });
+    server.addService(adminService, { ...adminHandlers(node.admin, logger), ...memberHandlers(members) });
     const credentials =
       tls === undefined
         ? grpc.ServerCredentials.createInsecure()
@@ -46,7 +51,7 @@ export class ClientApiServer {
     const host = listen.slice(0, listen.lastIndexOf(':'));
     const address = `${host}:${port}`;
     logger.info({ address, tls: tls !== undefined }, 'client API listening');
-    return new ClientApiServer(server, address);
+    return new ClientApiServer(server, address, members);
   }
 
   address(): string {
@@ -58,5 +63,6 @@ export class ClientApiServer {
     this.closed = true;
     // Streams (watches) never end on their own: do not wait for them.
     this.server.forceShutdown();
+    await this.members.close();
   }
 }
