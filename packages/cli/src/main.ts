@@ -12,6 +12,7 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerHistoryCommand } from './commands/history.js';
 import { registerPauseCommands } from './commands/pause.js';
 import { registerWatchCommand } from './commands/watch.js';
+import { registerInventoryCommand } from './commands/inventory.js';
 
 /** Exit codes scripts can rely on: 0 ok, 1 degraded / operation refused, 2 failed or usage. */
 export const EXIT_OK = 0;
@@ -52,6 +53,7 @@ registerStatusCommand(program);
 registerHistoryCommand(program);
 registerPauseCommands(program);
 registerWatchCommand(program);
+registerInventoryCommand(program);
 
 async function main(): Promise<void> {
   try {
@@ -67,9 +69,11 @@ async function main(): Promise<void> {
       process.exit(EXIT_FAILED);
     }
     if (err instanceof AdminCallError) {
-      // A member answered "no" (invalid argument, no quorum, not implemented): a refusal.
-      process.stderr.write(`hubha: refused: ${err.code === '' ? '' : `${err.code}: `}${err.details}\n`);
-      process.exit(EXIT_REFUSED);
+      // A member answered "no" (invalid argument, no quorum, not implemented): a refusal. A
+      // deadline or an internal error is no answer: the operation may or may not have happened.
+      const refused = err.refused;
+      process.stderr.write(`hubha: ${refused ? 'refused' : 'failed'}: ${err.code === '' || err.details.startsWith(`${err.code}:`) ? '' : `${err.code}: `}${err.details}\n`);
+      process.exit(refused ? EXIT_REFUSED : EXIT_FAILED);
     }
     if (err instanceof CoordClientError) {
       // The cluster answered "no" (e.g. conf-change-pending): a refusal, not a crash.

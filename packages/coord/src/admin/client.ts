@@ -9,7 +9,7 @@ import { METADATA_ERROR_CODE } from '../rpc/definitions.js';
 import type { ClusterStatus, MemberStatus, StatusThresholds } from '../status/model.js';
 import type { AdminEvent } from './admin-service.js';
 import { adminService } from './definitions.js';
-import { historyFromWire, memberStatusFromWire, pausedFromWire, statusFromWire, u64 } from './wire.js';
+import { historyFromWire, memberStatusFromWire, pausedFromWire, raftFromWire, statusFromWire, u64 } from './wire.js';
 
 /**
  * A client of the Admin service (proto/admin.proto). Every member answers, so endpoints are tried
@@ -49,6 +49,11 @@ export class AdminCallError extends Error {
     readonly details: string,
   ) {
     super(`${endpoint}: ${grpc.status[status] ?? status}: ${details}`);
+  }
+
+  /** The member refused (the request or the state forbids it); otherwise it gave no answer in time. */
+  get refused(): boolean {
+    return this.status === grpc.status.INVALID_ARGUMENT || this.status === grpc.status.FAILED_PRECONDITION || this.status === grpc.status.UNIMPLEMENTED;
   }
 }
 
@@ -131,12 +136,12 @@ export class AdminClient {
     );
   }
 
-  async members(endpoints: readonly string[], options: { readonly serializable?: boolean } = {}): Promise<Answered<{ members: MemberStatus[]; linearizable: boolean; servedBy: string }>> {
+  async members(endpoints: readonly string[], options: { readonly serializable?: boolean } = {}): Promise<Answered<{ members: MemberStatus[]; linearizable: boolean; servedBy: string; raft: ClusterStatus['raft'] }>> {
     return this.first(
       endpoints,
       adminService.ListMembers,
       { serializable: options.serializable === true } as hubha.admin.ListMembersRequest,
-      (res) => ({ members: (res.members ?? []).map((m, i) => memberStatusFromWire(m, i)), linearizable: res.linearizable === true, servedBy: res.servedBy ?? '' }),
+      (res) => ({ members: (res.members ?? []).map((m, i) => memberStatusFromWire(m, i)), linearizable: res.linearizable === true, servedBy: res.servedBy ?? '', raft: raftFromWire(res.raft) }),
       (v) => v.linearizable || options.serializable === true,
     );
   }

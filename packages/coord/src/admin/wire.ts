@@ -234,7 +234,7 @@ function raftToWire(raft: ClusterStatus['raft']): Props<'RaftSummary'> {
   return { leader: nz(raft.leader), term: raft.term, quorum: raft.quorum, voters: raft.voters, reachableVoters: raft.reachableVoters };
 }
 
-function raftFromWire(w: Props<'RaftSummary'> | null | undefined): ClusterStatus['raft'] {
+export function raftFromWire(w: Props<'RaftSummary'> | null | undefined): ClusterStatus['raft'] {
   return { leader: nul(w?.leader), term: u64(w?.term, 'raft.term'), quorum: w?.quorum === true, voters: w?.voters ?? 0, reachableVoters: w?.reachableVoters ?? 0 };
 }
 
