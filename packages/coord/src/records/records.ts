@@ -142,6 +142,8 @@ export const HANDOVER_PREFIX = 'hubha/handover/';
 export const HANDOVER_REQUEST_KEY = 'hubha/handover/request';
 /** Written by the old primary after its clean shutdown (switchover) or its refusal. */
 export const HANDOVER_READY_KEY = 'hubha/handover/ready';
+/** The handover lease's holder for request `id` (the new primary ends the reservation with it). */
+export const handoverLeaseHolder = (id: string): string => `admin:${id}`;
 /** A standby asked to re-clone itself: hubha/reinit/<member>. */
 export const REINIT_PREFIX = 'hubha/reinit/';
 export const reinitKey = (member: string): string => `${REINIT_PREFIX}${member}`;

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ActiveHub, CoordClient, CoordSession, CoordWatch, HandoverReady, HandoverRequest, HistoryEntry, HubReport, LeaseKeeper, ReinitRequest, SyncStandby } from '@hubha/coord';
-import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, HANDOVER_LEASE, HANDOVER_PREFIX, HANDOVER_READY_KEY, REINIT_PREFIX, SYNC_STANDBY_KEY, encodeRecord, historyKey, reinitKey, reportKey } from '@hubha/coord';
+import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, HANDOVER_LEASE, handoverLeaseHolder, HANDOVER_PREFIX, HANDOVER_READY_KEY, REINIT_PREFIX, SYNC_STANDBY_KEY, encodeRecord, historyKey, reinitKey, reportKey } from '@hubha/coord';
 import type { PostgresInstance } from '../postgres/instance.js';
 import type { PgSnapshot, PrimarySnapshot } from '../postgres/observe.js';
 import type { ControlData } from '../postgres/controldata.js';
@@ -447,6 +447,11 @@ export class HubAgent {
     if (epoch === null) return true;
     this.logger.warn({ node: me, epoch, id: request.id, kind: kind.kind, force: request.force }, `${kind.kind}: taking over as the active hub`);
     await this.promote(epoch, view, kind).catch((err: unknown) => this.promotionFailed(epoch, err));
+    if (this.role === 'primary') {
+      // Done: end the reservation now rather than at the end of its window (a scheduled
+      // switchover has nobody waiting for it who would).
+      await this.session.leaseRelease({ name: HANDOVER_LEASE, holder: handoverLeaseHolder(request.id), epoch: request.leaseEpoch }).catch(() => undefined);
+    }
     return true;
   }
 
