@@ -13,6 +13,7 @@ import { registerHistoryCommand } from './commands/history.js';
 import { registerPauseCommands } from './commands/pause.js';
 import { registerWatchCommand } from './commands/watch.js';
 import { registerInventoryCommand } from './commands/inventory.js';
+import { registerHandoverCommands } from './commands/handover.js';
 
 /** Exit codes scripts can rely on: 0 ok, 1 degraded / operation refused, 2 failed or usage. */
 export const EXIT_OK = 0;
@@ -54,6 +55,7 @@ registerHistoryCommand(program);
 registerPauseCommands(program);
 registerWatchCommand(program);
 registerInventoryCommand(program);
+registerHandoverCommands(program);
 
 async function main(): Promise<void> {
   try {

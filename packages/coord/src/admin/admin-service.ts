@@ -27,6 +27,8 @@ import { clusterService } from '../rpc/definitions.js';
 import { SOFTWARE_VERSION } from '../server/cluster-service.js';
 import type { ApplyOutcome, KeyValue, LeaseInfo, Member } from '../state/types.js';
 import { computeClusterStatus } from '../status/compute.js';
+import { HandoverOperations } from './handover-operations.js';
+import { checkOperator } from './operator-input.js';
 import type { ClusterStatus, MemberProbe, RaftMemberView, StatusReason, StatusRecords, StatusThresholds } from '../status/model.js';
 import { DEFAULT_THRESHOLDS } from '../status/model.js';
 import type { ReachabilityState } from '../status/reachability.js';
@@ -139,8 +141,6 @@ export function probeError(err: unknown): string {
   const details = err.details.replace(/\s*Resolution note:\s*$/, '').replace(/\s*Last error: null\.?$/, '');
   return `${grpc.status[err.status] ?? err.status}: ${details}`;
 }
-const MAX_REASON_CHARS = 1000;
-const MAX_BY_CHARS = 255;
 
 export class AdminService {
   private readonly host: AdminHost;
@@ -152,6 +152,7 @@ export class AdminService {
   private transport: RpcTransport | null;
   private transportPromise: Promise<RpcTransport> | null = null;
   private client: Promise<CoordClient> | null = null;
+  private handoverOps: HandoverOperations | null = null;
   private reachability: ReachabilityState = new Map();
   private lastReasons: readonly StatusReason[] = [];
   private lastState: ClusterStatus['state'] | null = null;
@@ -196,6 +197,28 @@ export class AdminService {
   /** Called with the outcome of every entry this member applies (for the event streams). */
   onApplied(listener: (outcome: ApplyOutcome) => void): () => void {
     return this.host.raft.onApplied((_entry, outcome) => listener(outcome));
+  }
+
+  /** This member's applied value of a key, without a barrier (for polling while waiting). */
+  localValue(key: string): Uint8Array | null {
+    const page = this.host.state.range(key, 1);
+    const kv = page.kvs[0];
+    return kv !== undefined && kv.key === key ? kv.value : null;
+  }
+
+  /** Switchover, manual failover and reinit (handover-operations.ts). */
+  get handovers(): HandoverOperations {
+    this.handoverOps ??= new HandoverOperations({
+      id: this.host.id,
+      logger: this.logger,
+      status: (options) => this.status(options),
+      readRecords: (serializable) => this.readRecords(serializable),
+      localValue: (key) => this.localValue(key),
+      onApplied: (listener) => this.onApplied(() => listener()),
+      storeClient: () => this.storeClient(),
+      wallClock: () => this.wallClock(),
+    });
+    return this.handoverOps;
   }
 
   /** Called once when the service closes (the member shuts down). */
@@ -417,7 +440,8 @@ export class AdminService {
 
   // ---------------------------------------------------------------- pause / resume
 
-  private async storeClient(): Promise<CoordClient> {
+  /** A client of the store through this member and the others (for the operations that write). */
+  async storeClient(): Promise<CoordClient> {
     this.client ??= (async () => {
       const endpoints = new Set<string>();
       const own = this.host.clientAddress();
@@ -440,9 +464,7 @@ export class AdminService {
   }
 
   private async setPaused(paused: boolean, reason: string, by: string): Promise<{ paused: Paused; changed: boolean; revision: number }> {
-    if (reason.length > MAX_REASON_CHARS) throw new AdminRefusal('invalid-argument', 'reason-too-long', `the reason is longer than ${MAX_REASON_CHARS} characters`);
-    if (by.length > MAX_BY_CHARS) throw new AdminRefusal('invalid-argument', 'by-too-long', `"by" is longer than ${MAX_BY_CHARS} characters`);
-    if (/[\u0000-\u001f]/.test(by)) throw new AdminRefusal('invalid-argument', 'invalid-by', '"by" holds control characters');
+    checkOperator(reason, by);
     const read = await this.readRecords(false);
     if (!read.linearizable) throw new AdminRefusal('failed-precondition', 'no-quorum', `the store cannot confirm its state (${read.barrierError ?? 'no read barrier'}): nothing written`);
     const current = read.records.paused;

@@ -9,7 +9,8 @@ import { METADATA_ERROR_CODE } from '../rpc/definitions.js';
 import type { ClusterStatus, MemberStatus, StatusThresholds } from '../status/model.js';
 import type { AdminEvent } from './admin-service.js';
 import { adminService } from './definitions.js';
-import { historyFromWire, memberStatusFromWire, pausedFromWire, raftFromWire, statusFromWire, u64 } from './wire.js';
+import type { FailoverOutcome, SwitchoverOutcome } from './handover-operations.js';
+import { historyFromWire, memberStatusFromWire, pausedFromWire, raftFromWire, statusFromWire, u64, u64OrNull } from './wire.js';
 
 /**
  * A client of the Admin service (proto/admin.proto). Every member answers, so endpoints are tried
@@ -76,6 +77,15 @@ function describe(err: unknown): string {
 /** Statuses that mean "this member cannot answer, ask another". */
 const TRY_NEXT = new Set<grpc.status>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL, grpc.status.RESOURCE_EXHAUSTED]);
 
+const nullIfEmpty = (value: string | null | undefined): string | null => (value === undefined || value === null || value === '' ? null : value);
+
+/** Switchover, failover and reinit wait for their outcome: longer than the handover window (30 s). */
+const OPERATION_TIMEOUT_MS = 40_000;
+
+/** The answers carry the same fields as the service's outcomes ("" on the wire is null here). */
+export type SwitchoverAnswer = SwitchoverOutcome;
+export type FailoverAnswer = FailoverOutcome;
+
 export class AdminClient {
   private constructor(
     private readonly transport: RpcTransport,
@@ -94,13 +104,20 @@ export class AdminClient {
   }
 
   /** Calls `method` on the endpoints in turn until one answers (or refuses). */
-  private async first<Req, Res, T>(endpoints: readonly string[], method: grpc.MethodDefinition<Req, Res>, request: Req, decode: (res: Res) => T, accept: (value: T) => boolean = () => true): Promise<Answered<T>> {
+  private async first<Req, Res, T>(
+    endpoints: readonly string[],
+    method: grpc.MethodDefinition<Req, Res>,
+    request: Req,
+    decode: (res: Res) => T,
+    accept: (value: T) => boolean = () => true,
+    timeoutMs: number = this.timeoutMs,
+  ): Promise<Answered<T>> {
     const failures: AdminEndpointFailure[] = [];
     let fallback: { value: T; endpoint: string } | null = null;
     for (const endpoint of endpoints) {
       let value: T;
       try {
-        value = decode(await this.transport.unary(endpoint, method, request, { timeoutMs: this.timeoutMs }));
+        value = decode(await this.transport.unary(endpoint, method, request, { timeoutMs }));
       } catch (err: unknown) {
         if (err instanceof RpcFailure && !TRY_NEXT.has(err.status)) throw new AdminCallError(endpoint, err.status, err.get(METADATA_ERROR_CODE) ?? '', err.details);
         failures.push({ endpoint, error: describe(err) });
@@ -164,6 +181,35 @@ export class AdminClient {
 
   async pause(endpoints: readonly string[], reason: string, by: string): Promise<Answered<{ paused: Paused; changed: boolean; servedBy: string }>> {
     return this.first(endpoints, adminService.Pause, { reason, by } as hubha.admin.PauseRequest, (res) => ({ paused: pausedFromWire(res.paused ?? {}), changed: res.changed === true, servedBy: res.servedBy ?? '' }));
+  }
+
+  /** A planned switchover; waits for it (up to the handover window) unless scheduled or a dry run. */
+  async switchover(endpoints: readonly string[], request: { target: string; at: string; dryRun: boolean; reason: string; by: string }): Promise<Answered<SwitchoverAnswer>> {
+    return this.first(
+      endpoints,
+      adminService.Switchover,
+      request as hubha.admin.SwitchoverRequest,
+      (res): SwitchoverAnswer => ({ from: res.from ?? '', to: res.to ?? '', epoch: u64(res.epoch, 'epoch'), finalLsn: nullIfEmpty(res.finalLsn), durationS: res.durationS ?? 0, steps: res.steps ?? [], dryRun: res.dryRun === true, scheduledAt: nullIfEmpty(res.scheduledAt) }),
+      () => true,
+      OPERATION_TIMEOUT_MS,
+    );
+  }
+
+  /** A manual failover to `target` (the lease must be free). */
+  async failover(endpoints: readonly string[], request: { target: string; force: boolean; dryRun: boolean; reason: string; by: string }): Promise<Answered<FailoverAnswer>> {
+    return this.first(
+      endpoints,
+      adminService.Failover,
+      request as hubha.admin.FailoverRequest,
+      (res): FailoverAnswer => ({ from: nullIfEmpty(res.from), to: res.to ?? '', epoch: u64(res.epoch, 'epoch'), dataLossBytes: u64OrNull(res.dataLossBytes, 'dataLossBytes'), warnings: res.warnings ?? [], steps: res.steps ?? [], dryRun: res.dryRun === true }),
+      () => true,
+      OPERATION_TIMEOUT_MS,
+    );
+  }
+
+  /** Asks `member` to re-clone itself from the active hub. */
+  async reinit(endpoints: readonly string[], request: { member: string; force: boolean; by: string }): Promise<Answered<{ member: string; started: boolean; message: string }>> {
+    return this.first(endpoints, adminService.Reinit, request as hubha.admin.ReinitRequest, (res) => ({ member: res.member ?? '', started: res.started === true, message: res.message ?? '' }), () => true, OPERATION_TIMEOUT_MS);
   }
 
   async resume(endpoints: readonly string[], reason: string, by: string): Promise<Answered<{ paused: Paused; changed: boolean; servedBy: string }>> {

@@ -42,10 +42,3 @@ export const adminService = {
   RemoveMember: method('RemoveMember', pb.RemoveMemberRequest, pb.MemberChangeResponse),
   TransferLeadership: method('TransferLeadership', pb.TransferLeadershipRequest, pb.TransferLeadershipResponse),
 };
-
-/** The operations declared in the contract but not implemented yet (UNIMPLEMENTED), and what to use meanwhile. */
-export const NOT_YET_IMPLEMENTED: Readonly<Record<string, string>> = {
-  Switchover: 'a planned switchover is not implemented yet',
-  Failover: 'a manual failover is not implemented yet',
-  Reinit: 're-cloning a standby through the API is not implemented yet (the hub re-clones by itself when pg_rewind fails and postgres.autoReclone is on)',
-};

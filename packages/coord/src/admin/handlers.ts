@@ -5,7 +5,6 @@ import { CoordClientError } from '../client/errors.js';
 import { METADATA_ERROR_CODE } from '../rpc/definitions.js';
 import type { AdminEvent, AdminService } from './admin-service.js';
 import { AdminRefusal, AdminUnavailableError } from './admin-service.js';
-import { NOT_YET_IMPLEMENTED } from './definitions.js';
 import type { RecordsSummary } from './events.js';
 import { diffSummaries, haStateEvent, summarize, watchingEvent } from './events.js';
 import { MalformedAdminAnswerError, historyToWire, memberStatusToWire, pausedToWire, statusToWire, thresholdsFromWire, u64 } from './wire.js';
@@ -47,11 +46,6 @@ function eventToWire(e: AdminEvent): Event {
   return { type: e.type, member: e.member ?? '', message: e.message, at: e.at, revision: e.revision, recordJson: e.recordJson ?? '' };
 }
 
-function unimplemented(name: string): grpc.handleUnaryCall<unknown, unknown> {
-  return (_call, callback) => {
-    callback(serviceError(grpc.status.UNIMPLEMENTED, 'not-implemented', `${name} is part of the admin API contract (proto/admin.proto) but this member does not implement it yet: ${NOT_YET_IMPLEMENTED[name] ?? ''}`));
-  };
-}
 
 /** The Admin service's handlers on one member (proto/admin.proto). */
 export function adminHandlers(admin: AdminService, logger: Logger): grpc.UntypedServiceImplementation {
@@ -174,7 +168,18 @@ export function adminHandlers(admin: AdminService, logger: Logger): grpc.Untyped
       return { paused: pausedToWire(result.paused), changed: result.changed, revision: result.revision, servedBy: admin.id };
     }),
     WatchEvents,
+    Switchover: unary<hubha.admin.SwitchoverRequest, hubha.admin.SwitchoverResponse.$Properties>(async (req) => {
+      const r = await admin.handovers.switchover({ target: req.target ?? '', at: req.at ?? '', dryRun: req.dryRun === true, reason: req.reason ?? '', by: req.by ?? '' });
+      return { from: r.from, to: r.to, epoch: r.epoch, finalLsn: r.finalLsn ?? '', durationS: r.durationS, steps: [...r.steps], dryRun: r.dryRun, scheduledAt: r.scheduledAt ?? '' };
+    }),
+    Failover: unary<hubha.admin.FailoverRequest, hubha.admin.FailoverResponse.$Properties>(async (req) => {
+      const r = await admin.handovers.failover({ target: req.target ?? '', force: req.force === true, dryRun: req.dryRun === true, reason: req.reason ?? '', by: req.by ?? '' });
+      return { from: r.from ?? '', to: r.to, epoch: r.epoch, ...(r.dataLossBytes === null ? {} : { dataLossBytes: r.dataLossBytes }), warnings: [...r.warnings], steps: [...r.steps], dryRun: r.dryRun };
+    }),
+    Reinit: unary<hubha.admin.ReinitRequest, hubha.admin.ReinitResponse.$Properties>(async (req) => {
+      const r = await admin.handovers.reinit(req.member ?? '', req.force === true, req.by ?? '');
+      return { member: r.member, started: r.started, message: r.message };
+    }),
   };
-  for (const name of Object.keys(NOT_YET_IMPLEMENTED)) handlers[name] = unimplemented(name);
   return handlers;
 }

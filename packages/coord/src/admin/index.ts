@@ -2,7 +2,7 @@
  * The Admin service (proto/admin.proto): served by every member on its client endpoint, and its
  * client. The status it answers is computed by ../status (computeClusterStatus).
  */
-export { ADMIN_SERVICE, NOT_YET_IMPLEMENTED, adminService } from './definitions.js';
+export { ADMIN_SERVICE, adminService } from './definitions.js';
 export { AdminRefusal, AdminService, AdminUnavailableError, probeError } from './admin-service.js';
 export type { AdminEvent, AdminHost, AdminServiceOptions, RecordsRead } from './admin-service.js';
 export { adminErrorToGrpc, adminHandlers } from './handlers.js';
@@ -27,7 +27,10 @@ export {
 } from './member-rules.js';
 export type { AddMemberRequest, ClusterFacts, MemberFacts, MemberKind } from './member-rules.js';
 export { AdminCallError, AdminClient, AdminUnreachableError } from './client.js';
-export type { AdminClientOptions, AdminEndpointFailure, AdminWatchHandlers, Answered } from './client.js';
+export type { AdminClientOptions, AdminEndpointFailure, AdminWatchHandlers, Answered, FailoverAnswer, SwitchoverAnswer } from './client.js';
+export { HANDOVER_WINDOW_MS, HandoverOperations, MAX_SCHEDULE_AHEAD_MS, SWITCHOVER_MAX_LAG_BYTES, switchoverBlockers } from './handover-operations.js';
+export type { FailoverInput, FailoverOutcome, HandoverHost, ReinitOutcome, SwitchoverInput, SwitchoverOutcome } from './handover-operations.js';
+export { MAX_BY_CHARS, MAX_REASON_CHARS, checkOperator } from './operator-input.js';
 export {
   MalformedAdminAnswerError,
   historyFromWire,
