@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseNodeConfig } from '@hubha/coord';
-import { DEFAULT_HUB_TIMINGS, replicationTimeoutsFor } from '../src/agent/settings.js';
+import { DEFAULT_HUB_TIMINGS, fenceFastTimeoutFor, replicationTimeoutsFor } from '../src/agent/settings.js';
 import { postgresSettingsProblems, resolveHubSettings } from '../src/config/hub-config.js';
 import {
   DEFAULT_REPLICATION_TIMEOUTS,
@@ -17,7 +17,8 @@ import { PgLab, eventually, memoryLogger, withClient } from './postgres-helpers.
 /*
  * wal_sender_timeout and friends: derived from the hub timings, written into the managed file,
  * refused in postgres.settings; and, on real PostgreSQL 15, what they change — a silent standby
- * leaves pg_stat_replication after wal_sender_timeout, not after 60 s.
+ * leaves pg_stat_replication after wal_sender_timeout, not after 60 s, and the fence's fast
+ * shutdown, which waits for a silent standby's walsender, is cut short within the demotion budget.
  */
 
 const RT: RuntimeSettings = { primaryConninfo: '', primarySlotName: '', synchronousStandbyNames: '', defaultTransactionReadOnly: false };
@@ -96,6 +97,11 @@ hub:
       'hub.postgres.settings.wal_sender_timeout: managed by hubha and derived from hub.timings.syncDropAfterMs (2000 ms gives wal_sender_timeout = 2000ms); remove it here and change hub.timings.syncDropAfterMs instead',
       'hub.postgres.settings.cluster_name: managed by hubha (set from node.name); remove it here',
     ]);
+  });
+
+  it("the fence's fast attempt gets half the demotion budget", () => {
+    expect(fenceFastTimeoutFor(DEFAULT_HUB_TIMINGS)).toBe(200);
+    expect(fenceFastTimeoutFor({ demotionBudgetMs: 500 })).toBe(250);
   });
 });
 
@@ -176,6 +182,26 @@ describe('on PostgreSQL 15: a standby that goes silent', () => {
     const goneMs = Date.now() - t0;
     console.log(`silent standby left pg_stat_replication after ${goneMs} ms (wal_sender_timeout ${DEFAULT_REPLICATION_TIMEOUTS.walSenderTimeoutMs} ms)`);
     expect(goneMs).toBeLessThan(DEFAULT_REPLICATION_TIMEOUTS.walSenderTimeoutMs + 1500);
+    await streaming();
+  });
+
+  it("a fast shutdown waits for the silent standby's walsender; the fence's budget-derived fast timeout cuts it short", { timeout: 90_000 }, async () => {
+    // Without a bound: the fast shutdown waits until wal_sender_timeout frees the walsender.
+    let thaw = await freezeWalReceiver(standby);
+    const slow = await primary.fence({ fastTimeoutMs: 10_000 }).finally(thaw);
+    expect(slow.method).toBe('fast');
+    expect(slow.durationMs).toBeGreaterThan(500);
+    await primary.start();
+    await streaming();
+    // With the hub's bound (half the demotion budget): immediate, and done within the budget.
+    const budgetMs = DEFAULT_HUB_TIMINGS.demotionBudgetMs;
+    thaw = await freezeWalReceiver(standby);
+    const quick = await primary.fence({ fastTimeoutMs: fenceFastTimeoutFor(DEFAULT_HUB_TIMINGS) }).finally(thaw);
+    console.log(`fence with a silent standby: fast timeout 10 s → ${slow.method} in ${slow.durationMs} ms; fast timeout ${fenceFastTimeoutFor(DEFAULT_HUB_TIMINGS)} ms → ${quick.method} in ${quick.durationMs} ms (demotion budget ${budgetMs} ms)`);
+    expect(quick.method).toBe('immediate');
+    expect(quick.durationMs).toBeLessThan(budgetMs);
+    // An immediate shutdown costs nothing but crash recovery: it starts and streams again.
+    await primary.start();
     await streaming();
   });
 });

@@ -127,6 +127,21 @@ export function replicationTimeoutsFor(t: Pick<HubTimings, 'syncDropAfterMs'>): 
   return { walSenderTimeoutMs: senderMs, walReceiverTimeoutMs: senderMs, walReceiverStatusIntervalS: Math.max(1, Math.floor(senderMs / 4000)) };
 }
 
+/**
+ * How long the fence's fast shutdown may take before it falls back to an immediate one
+ * (PostgresInstance's timeouts.fenceFastMs): half the demotion budget, leaving the other half to
+ * the VIP release before it and the immediate shutdown after it. Writes end at the shutdown
+ * request either way (backends are terminated, new connections refused); what a fast shutdown
+ * adds is a shutdown checkpoint and the wait for every walsender to deliver it — up to
+ * wal_sender_timeout for a standby that has just gone silent (measured: 10 s, then the
+ * immediate fallback, with PostgreSQL's 60 s default and a fixed 10 s fast timeout). Fencing
+ * must be over before the lease can be granted to the other hub, and an immediate shutdown
+ * only costs a crash recovery before the next start (followAsStandby runs it anyway).
+ */
+export function fenceFastTimeoutFor(t: Pick<HubTimings, 'demotionBudgetMs'>): number {
+  return Math.floor(t.demotionBudgetMs / 2);
+}
+
 /** The replication slot a hub streams through on the primary. */
 export function slotName(hub: string): string {
   return `hubha_${hub.replace(/[^a-z0-9_]/g, '_')}`;

@@ -32,6 +32,7 @@ import {
   removeStalePidFile,
   removeStaleSocketLock,
   serverStatus,
+  signalAndWait,
   signalPostmaster,
   singleUserCrashRecovery,
   sleep,
@@ -469,8 +470,11 @@ export class PostgresInstance {
    * The fence: stop PostgreSQL. `default_transaction_read_only` is NOT a fence — any session can
    * `SET default_transaction_read_only = off` or `BEGIN READ WRITE` — only a stopped postmaster
    * accepts no writes. Fast shutdown first (clients are disconnected, a shutdown checkpoint is
-   * written); if it does not finish within `fastTimeoutMs`, immediate (SIGQUIT, crash recovery
-   * at next start); if even that hangs, SIGKILL of the postmaster. Never queued behind other
+   * written and every walsender waits for its standby to confirm it); if it does not finish
+   * within `fastTimeoutMs`, immediate (SIGQUIT, crash recovery at next start); if even that
+   * hangs, SIGKILL of the postmaster. The postmaster is signalled directly, without pg_ctl, and
+   * the timeouts are in milliseconds: the hub gives the fast attempt half its demotion budget.
+   * Never queued behind other
    * operations on this instance, and a start (or initPrimary/followAsStandby) requested before
    * the fence fails with FENCED instead of bringing the server back; call start() again after
    * the fence to start deliberately.
@@ -483,16 +487,23 @@ export class PostgresInstance {
       this.#log.warn({ method, durationMs }, 'postgres fenced');
       return { method, durationMs };
     };
-    try {
-      return done((await pgCtlStop(this.#ctx, 'fast', options.fastTimeoutMs ?? this.timeouts.fenceFastMs)) ? 'fast' : 'not-running');
-    } catch (err) {
-      this.#log.error({ err: describeError(err) }, 'fast shutdown did not fence in time; trying immediate');
-    }
-    try {
-      return done((await pgCtlStop(this.#ctx, 'immediate', options.immediateTimeoutMs ?? 10_000)) ? 'immediate' : 'not-running');
-    } catch (err) {
-      this.#log.error({ err: describeError(err) }, 'immediate shutdown failed; SIGKILL the postmaster');
-    }
+    const fastTimeoutMs = options.fastTimeoutMs ?? this.timeouts.fenceFastMs;
+    const fast = await signalAndWait(this.dataDir, 'fast', fastTimeoutMs).catch((err: unknown) => {
+      this.#log.error({ err: describeError(err) }, 'fast shutdown could not be requested');
+      return false as const;
+    });
+    if (fast !== false) return done(fast === 'stopped' ? 'fast' : 'not-running');
+    // Still running: typically a walsender waiting for a standby that went silent to confirm
+    // the shutdown checkpoint (up to wal_sender_timeout). Writes already ended at the request.
+    this.#log.error({ fastTimeoutMs }, 'fast shutdown did not fence in time; trying immediate');
+    const immediateTimeoutMs = options.immediateTimeoutMs ?? 10_000;
+    const immediate = await signalAndWait(this.dataDir, 'immediate', immediateTimeoutMs).catch((err: unknown) => {
+      this.#log.error({ err: describeError(err) }, 'immediate shutdown could not be requested');
+      return false as const;
+    });
+    // 'not-running' here: the fast shutdown finished just before the immediate request.
+    if (immediate !== false) return done(immediate === 'stopped' ? 'immediate' : 'fast');
+    this.#log.error({ immediateTimeoutMs }, 'immediate shutdown did not finish in time; SIGKILL the postmaster');
     const pid = await signalPostmaster(this.dataDir, 'SIGKILL');
     if (pid !== undefined && !(await waitForExit(pid, 10_000))) {
       throw new PgManagerError('STOP_TIMEOUT', `postmaster ${pid} survived SIGKILL`);

@@ -168,6 +168,23 @@ export async function signalPostmaster(dataDir: string, signal: NodeJS.Signals):
   return pidFile.pid;
 }
 
+/** The postmaster's shutdown signals: SIGINT is a fast shutdown, SIGQUIT an immediate one. */
+export const SHUTDOWN_SIGNALS = { fast: 'SIGINT', immediate: 'SIGQUIT' } as const;
+
+/**
+ * Signals the postmaster named in postmaster.pid directly (what `pg_ctl stop -m <mode>` sends)
+ * and waits, polling every 25 ms, for it to exit. For the fence, where every millisecond
+ * counts: no pg_ctl processes are spawned (pg_ctl status, then pg_ctl stop: tens of milliseconds
+ * each on a loaded machine), and the timeout is in milliseconds where pg_ctl's -t takes whole
+ * seconds. 'not-running' when no live postmaster; false when it is still alive at the timeout.
+ */
+export async function signalAndWait(dataDir: string, mode: keyof typeof SHUTDOWN_SIGNALS, timeoutMs: number): Promise<'stopped' | 'not-running' | false> {
+  const started = Date.now();
+  const pid = await signalPostmaster(dataDir, SHUTDOWN_SIGNALS[mode]);
+  if (pid === undefined) return 'not-running';
+  return (await waitForExit(pid, Math.max(0, timeoutMs - (Date.now() - started)))) ? 'stopped' : false;
+}
+
 /**
  * Removes a postmaster.pid left by a crashed postmaster when its PID is no live postgres process
  * and nothing runs in the data directory. PostgreSQL removes a stale lock itself when the PID is
