@@ -423,10 +423,21 @@ export class HubAgent {
    */
   private async takeOver(part: Extract<HandoverPart, { kind: 'take-over' }>, snapshot: Extract<PgSnapshot, { up: true }>, view: StoreView): Promise<boolean> {
     const me = this.settings.name;
-    const { request, ready } = part;
+    const { request } = part;
     let kind: PromotionKind;
     if (request.kind === 'switchover') {
-      if (ready === null || ready.shutdownCheckpointLsn === null) return false;
+      let answer: HandoverReady | null = part.ready;
+      if (answer === null) {
+        // The view's lease and records come from two reads made side by side: the lease may be
+        // seen free while the records were read before the old primary's answer (which it writes
+        // before releasing). Read again, now that the release is known, before concluding that
+        // the old primary never answered (it crashed: the automatic rules apply).
+        const fresh = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
+        if (fresh === null) return true;
+        answer = fresh.handover?.id === request.id ? fresh.handoverReady : null;
+      }
+      if (answer === null || answer.shutdownCheckpointLsn === null) return false;
+      const ready = answer;
       if (!replayedPast(snapshot, ready)) {
         this.nextDelayMs = HANDOVER_POLL_MS;
         return true;
