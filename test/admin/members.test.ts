@@ -226,6 +226,13 @@ describe('membership through the Admin API on a real cluster', () => {
 
   it('a witness joins as a learner, is promoted, leads, and the witnesses are removed (the last one only with --force)', async () => {
     dumpLogsOnFailure(() => cluster);
+    // A hub added as a learner is shown as a hub (the role travels in the change) and, never
+    // started, may be removed again at once (a learner does not count towards the quorum).
+    const hub3 = await members.addMember([endpoint('witness')], { name: 'hub3', peerAddress: `127.0.0.1:${await freePort()}`, clientAddress: `127.0.0.1:${await freePort()}`, role: 'hub' });
+    expect(hub3.value.members.find((m) => m.name === 'hub3')).toMatchObject({ kind: 'hub', raft: { role: 'learner' }, reachable: false });
+    expect((await admin.members([endpoint(standby)])).value.members.find((m) => m.name === 'hub3')?.kind).toBe('hub');
+    expect((await members.removeMember([endpoint(standby)], 'hub3')).value.members.map((m) => m.name)).not.toContain('hub3');
+
     const joiner = { name: 'witness2', peer: `127.0.0.1:${await freePort()}`, client: `127.0.0.1:${await freePort()}` };
     const added = await cli(['member', 'add', 'witness2', '--peer', joiner.peer, '--client', joiner.client, '--role', 'witness', '--endpoints', endpoint(standby)]);
     expect(added.code).toBe(0);

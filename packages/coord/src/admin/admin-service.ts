@@ -27,6 +27,7 @@ import { clusterService } from '../rpc/definitions.js';
 import { SOFTWARE_VERSION } from '../server/cluster-service.js';
 import type { ApplyOutcome, KeyValue, LeaseInfo, Member } from '../state/types.js';
 import { computeClusterStatus } from '../status/compute.js';
+import { kindFromContext } from './member-kind.js';
 import { HandoverOperations } from './handover-operations.js';
 import { checkOperator } from './operator-input.js';
 import type { ClusterStatus, MemberProbe, RaftMemberView, StatusReason, StatusRecords, StatusThresholds } from '../status/model.js';
@@ -243,7 +244,8 @@ export class AdminService {
     const members: RaftMemberView[] = this.host.state.members().map((m) => ({
       name: m.id,
       role: m.role,
-      kind: kinds.get(m.id) ?? null,
+      // Configured, else the role AddMember was given (a member with a report is a hub anyway).
+      kind: kinds.get(m.id) ?? kindFromContext(m.context),
       peerAddress: m.peerAddress,
       clientAddress: m.clientAddress,
       probe: probes.get(m.id) ?? null,

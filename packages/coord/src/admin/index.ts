@@ -19,13 +19,14 @@ export {
   checkPromoteMember,
   checkRemoveMember,
   chooseTransferTarget,
-  kindFromContext,
   parseAdvertisedAddress,
   quorumOf,
   validateAddMember,
   validateMemberName,
 } from './member-rules.js';
-export type { AddMemberRequest, ClusterFacts, MemberFacts, MemberKind } from './member-rules.js';
+export type { AddMemberRequest, ClusterFacts, MemberFacts } from './member-rules.js';
+export { kindFromContext } from './member-kind.js';
+export type { MemberKind } from './member-kind.js';
 export { AdminCallError, AdminClient, AdminUnreachableError } from './client.js';
 export type { AdminClientOptions, AdminEndpointFailure, AdminWatchHandlers, Answered, FailoverAnswer, SwitchoverAnswer } from './client.js';
 export { HANDOVER_WINDOW_MS, HandoverOperations, MAX_SCHEDULE_AHEAD_MS, SWITCHOVER_MAX_LAG_BYTES, switchoverBlockers } from './handover-operations.js';

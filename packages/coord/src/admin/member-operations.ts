@@ -6,12 +6,11 @@ import type { CoordClientTls } from '../client/tls.js';
 import { clientCredentials } from '../client/tls.js';
 import type { RpcTransport } from '../client/transport.js';
 import { DEFAULT_CHANNEL_OPTIONS, GrpcTransport, RpcFailure } from '../client/transport.js';
-import type { Member } from '../state/types.js';
 import type { ClusterStatus, MemberStatus } from '../status/model.js';
 import { AdminRefusal, AdminUnavailableError } from './admin-service.js';
 import { adminService } from './definitions.js';
 import type { AddMemberRequest, ClusterFacts } from './member-rules.js';
-import { checkAddMember, checkPromoteMember, checkRemoveMember, chooseTransferTarget, kindFromContext, validateAddMember, validateMemberName } from './member-rules.js';
+import { checkAddMember, checkPromoteMember, checkRemoveMember, chooseTransferTarget, validateAddMember, validateMemberName } from './member-rules.js';
 import { memberStatusFromWire, u64 } from './wire.js';
 
 /**
@@ -36,7 +35,6 @@ const RECENTLY_ACTIVE_WAIT_MS = 3_000;
 /** What the operations need of a member (CoordNode has it). */
 export interface MembershipHost {
   readonly id: string;
-  readonly state: { members(): Member[] };
   readonly raft: {
     isLeader(): boolean;
     status(): { readonly term: number; readonly commit: number; readonly lastIndex: number; readonly failed: string | null; readonly progress: ReadonlyMap<string, { readonly match: number }> };
@@ -233,13 +231,13 @@ export class MemberOperations {
     const status = await this.options.status({});
     if (!status.linearizable) throw new AdminRefusal('failed-precondition', 'no-quorum', `the leader cannot confirm the cluster's state (${status.readError ?? 'no read barrier'}): nothing changed`);
     const raft = this.host.raft.status();
-    const contexts = new Map(this.host.state.members().map((m) => [m.id, m.context]));
     const members: ClusterFacts['members'][number][] = [];
     for (const m of status.members) {
       if (m.raft.role === null) continue;
       members.push({
         name: m.name,
-        kind: kindFromContext(contexts.get(m.name) ?? null) ?? m.kind,
+        // The status knows it from the configuration, a report, or the role AddMember was given.
+        kind: m.kind,
         role: m.raft.role,
         reachable: m.reachable,
         peerAddress: m.raft.peerAddress,

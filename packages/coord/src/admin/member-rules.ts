@@ -2,6 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isValidNodeId } from '@hubha/raft';
 import { MAX_NODE_NAME_CHARS, NODE_NAME_PATTERN } from '../config/node-config.js';
 import { AdminRefusal } from './admin-service.js';
+import type { MemberKind } from './member-kind.js';
 
 /**
  * The rules of the Admin API's membership changes, as pure functions of what the Raft leader
@@ -9,8 +10,6 @@ import { AdminRefusal } from './admin-service.js';
  * throws), never decided half-way through a change. The leader evaluates them right before it
  * proposes the change, so "reachable" and "caught up" are as fresh as they can be.
  */
-
-export type MemberKind = 'hub' | 'witness';
 
 export interface MemberFacts {
   readonly name: string;
@@ -78,18 +77,6 @@ export function parseAdvertisedAddress(text: string): { readonly host: string; r
   const labels = host.split('.');
   if (host.length > 253 || labels.some((l) => !HOST_LABEL.test(l))) return { error: `${JSON.stringify(host)} is not a host name` };
   return { host: host.toLowerCase(), port };
-}
-
-/** The role a member was added with (AddMember stores it in the change's context); null when none. */
-export function kindFromContext(context: string | null): MemberKind | null {
-  if (context === null) return null;
-  try {
-    const parsed: unknown = JSON.parse(context);
-    const role = typeof parsed === 'object' && parsed !== null ? (parsed as { role?: unknown }).role : undefined;
-    return role === 'hub' || role === 'witness' ? role : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A name that refers to a member (promote, remove, transfer): present and a possible node id. */
