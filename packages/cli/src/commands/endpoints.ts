@@ -1,14 +1,20 @@
 import { CoordClient } from '@hubha/coord';
+import { clientConfigPaths, loadClientConfig } from './client-config.js';
 
-/** Endpoints from --endpoints, else $HUBHA_ENDPOINTS ("host:port,host:port"). */
+/**
+ * Endpoints from --endpoints, else $HUBHA_ENDPOINTS ("host:port,host:port"), else the client
+ * configuration file (client-config.ts).
+ */
 export function resolveEndpoints(flag: string | undefined): string[] {
   const raw = flag ?? process.env.HUBHA_ENDPOINTS ?? '';
   const endpoints = raw
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
-  if (endpoints.length === 0) throw new UsageError('no endpoints: pass --endpoints host:port[,host:port...] or set HUBHA_ENDPOINTS');
-  return endpoints;
+  if (endpoints.length > 0) return endpoints;
+  const file = loadClientConfig();
+  if (file !== null) return [...file.config.endpoints];
+  throw new UsageError(`no endpoints: pass --endpoints host:port[,host:port...], set HUBHA_ENDPOINTS, or write them in ${clientConfigPaths().join(' or ')} (endpoints: [host:port, ...])`);
 }
 
 export class UsageError extends Error {
