@@ -4,8 +4,8 @@
  * clean histories next to them that it must accept (a client's slow round trips included).
  */
 import { describe, expect, it } from 'vitest';
-import { checkElectionSafety, checkLostWrites, checkRecovery, checkSplitBrain, checkStalePrimary, identityIntervals } from './checker.js';
-import { leaderObservationsFromLog, parseHistory, promotionsFromLog, type Ack } from './history.js';
+import { FENCE_ACK_SLACK_MS, checkElectionSafety, checkLostWrites, checkRecovery, checkSplitBrain, checkStalePrimary, describeAsyncLoss, identityIntervals } from './checker.js';
+import { fencesFromLog, leaderObservationsFromLog, parseHistory, promotionsFromLog, rejoinsFromLog, type Ack } from './history.js';
 
 const SYS = '7312345678901234567';
 const T0 = 1_700_000_000_000;
@@ -123,6 +123,39 @@ describe('lost writes, recovery, Raft', () => {
     expect(v).toHaveLength(1);
     expect(v[0]!.kind).toBe('lost-write');
     expect(v[0]!.message).toMatch(/^1 acknowledged write\(s\) missing on hub2: 7 /);
+  });
+
+  it('asynchronous mode: describes lost writes against the fence and the rewind, and reports one acknowledged after the fence', () => {
+    // hub2 (tl1, epoch 1) acknowledges 100 writes in T0..T0+300; it is cut from the store at
+    // T0+100 (its last report was before that) and begins fencing at T0+2300; hub1 promotes at
+    // T0+2900; hub2 rejoins having discarded 81920 bytes. The last 60 acks never reached hub1.
+    const acks = acksFrom([{ tl: 1, epoch: 1, n: 100 }]);
+    const lost = acks.slice(40);
+    const log = [
+      { level: 40, time: T0 + 2300, msg: 'demoting: fencing this hub', node: 'hub2', epoch: 1, reason: 'lease about to end without a renewal' },
+      { level: 30, time: T0 + 9000, msg: 'following as standby', node: 'hub2', component: 'postgres', rewind: 'rewound', discardedWalBytes: 81920 },
+    ];
+    const facts = {
+      promotions: [{ node: 'hub1', epoch: 2, timeline: 2, at: T0 + 2900, abandonedAt: null }],
+      fences: fencesFromLog(log),
+      rejoins: rejoinsFromLog(log),
+    };
+    expect(facts.fences).toEqual([{ node: 'hub2', epoch: 1, at: T0 + 2300 }]);
+    const ok = describeAsyncLoss(lost, facts);
+    expect(ok.violations).toEqual([]);
+    expect(ok.lines).toHaveLength(1);
+    expect(ok.lines[0]).toMatch(new RegExp(`^60 acknowledged write\\(s\\) of ${SYS}/tl1/e1 \\(hub2\\) lost in the failover to hub1 \\(timeline 2, epoch 2, promoted `));
+    expect(ok.lines[0]).toContain(`(${lost.at(-1)!.ack - lost[0]!.ack} ms), the last ${T0 + 2300 - lost.at(-1)!.ack} ms before hub2 began fencing`);
+    expect(ok.lines[0]).toContain('its rewind discarded 81920 bytes of WAL');
+    // The same history, but hub2 went on acknowledging a second after it began fencing: the fence
+    // did not end the loss.
+    const late: Ack = { id: 1000, sent: T0 + 3200, ack: T0 + 2300 + FENCE_ACK_SLACK_MS + 500, sys: SYS, tl: 1, epoch: 1 };
+    const bad = describeAsyncLoss([...lost, late], facts);
+    expect(bad.violations).toHaveLength(1);
+    expect(bad.violations[0]!.kind).toBe('unbounded-loss');
+    expect(bad.violations[0]!.message).toMatch(/^1 lost write\(s\) of .* after hub2 began fencing \(epoch 1, .*first id 1000/);
+    // Without a fence of that epoch (a killed or paused primary) there is nothing to bound it by.
+    expect(describeAsyncLoss(lost, { ...facts, fences: [] }).lines[0]).toContain('no fence of their epoch logged');
   });
 
   it('reports a recovery that did not happen or came too late', () => {

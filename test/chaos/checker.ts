@@ -18,12 +18,17 @@
  *   branch served nobody, and the older timeline going on is no split brain (a write it did
  *   acknowledge and that got discarded is a lost write, below).
  * - lost writes (synchronous mode): every acknowledged id must be on the final primary.
+ * - lost writes (asynchronous mode): reported with the bound that actually holds — what the old
+ *   primary acknowledged beyond the new one's WAL, up to the start of its fence — and a violation
+ *   when one was acknowledged after the fence began (the fence did not end the loss). The
+ *   primary's last report before a partition bounds nothing: the standby's lag against it was
+ *   within maximumLagOnFailoverBytes, but the primary went on acknowledging after it.
  * - recovery within a stated bound after the heal.
  * - Raft election safety: at most one leader per term, from the members' 'leader changed' lines.
  */
-import { identityOf, type Ack, type LeaderObservation, type Promotion } from './history.js';
+import { identityOf, type Ack, type Fence, type LeaderObservation, type Promotion, type Rejoin } from './history.js';
 
-export type ViolationKind = 'split-brain' | 'stale-primary' | 'lost-write' | 'no-recovery' | 'raft-two-leaders';
+export type ViolationKind = 'split-brain' | 'stale-primary' | 'lost-write' | 'unbounded-loss' | 'no-recovery' | 'raft-two-leaders';
 
 export interface Violation {
   readonly kind: ViolationKind;
@@ -136,6 +141,61 @@ export function checkLostWrites(acks: readonly Ack[], present: ReadonlySet<numbe
   if (missing.length === 0) return [];
   const ids = missing.slice(0, 10).map((a) => `${a.id} (${identityOf(a)}, acked ${iso(a.ack)})`);
   return [{ kind: 'lost-write', message: `${missing.length} acknowledged write(s) missing on ${where}: ${ids.join(', ')}${missing.length > 10 ? ', …' : ''}` }];
+}
+
+/**
+ * How long after its fence began ('demoting: fencing this hub') a hub may still acknowledge a
+ * write: the VIP release (an `ip` process) and the shutdown request come first, and a commit
+ * already past its WAL flush at the request still reaches its client (measured: up to 86 ms, on
+ * a loaded machine). A fence that does not end writes goes on acknowledging until the promotion,
+ * seconds later.
+ */
+export const FENCE_ACK_SLACK_MS = 1000;
+
+/**
+ * Asynchronous mode: the acknowledged writes missing on the final primary, per server identity —
+ * how many, when they were acknowledged, how that ends against the server's fence, which
+ * promotion superseded it and how much WAL its rewind discarded. Lost writes are allowed here,
+ * so these are information lines; the violation is a lost write acknowledged more than
+ * FENCE_ACK_SLACK_MS after its server began fencing, which no timing bound covers.
+ */
+export function describeAsyncLoss(
+  lost: readonly Ack[],
+  facts: { readonly promotions: readonly Promotion[]; readonly fences: readonly Fence[]; readonly rejoins: readonly Rejoin[] },
+): { lines: string[]; violations: Violation[] } {
+  const groups = new Map<string, Ack[]>();
+  for (const a of lost) groups.set(identityOf(a), [...(groups.get(identityOf(a)) ?? []), a]);
+  const lines: string[] = [];
+  const violations: Violation[] = [];
+  for (const [identity, acks] of groups) {
+    const first = acks.reduce((x, y) => (y.ack < x.ack ? y : x));
+    const last = acks.reduce((x, y) => (y.ack > x.ack ? y : x));
+    const { tl, epoch } = first;
+    // The fence of the epoch that served them, the promotion that superseded them, the rejoin of their server.
+    const fence = epoch === null ? undefined : facts.fences.filter((f) => f.epoch === epoch).sort((x, y) => x.at - y.at)[0];
+    const promotion = facts.promotions.filter((p) => p.timeline > tl && p.at >= first.ack).sort((x, y) => x.at - y.at)[0];
+    const server = fence?.node;
+    const rejoin = server === undefined || promotion === undefined ? undefined : facts.rejoins.filter((r) => r.node === server && r.at > promotion.at).sort((x, y) => x.at - y.at)[0];
+    const parts = [
+      `${acks.length} acknowledged write(s) of ${identity}${server === undefined ? '' : ` (${server})`} lost`,
+      promotion === undefined ? '' : ` in the failover to ${promotion.node} (timeline ${promotion.timeline}, epoch ${promotion.epoch}, promoted ${iso(promotion.at)})`,
+      `: acknowledged ${iso(first.ack)}–${iso(last.ack)} (${last.ack - first.ack} ms)`,
+      fence === undefined
+        ? ', no fence of their epoch logged (killed or paused)'
+        : `, the last ${Math.abs(fence.at - last.ack)} ms ${fence.at >= last.ack ? 'before' : 'after'} ${fence.node} began fencing at ${iso(fence.at)}`,
+      rejoin === undefined ? '' : `; its rewind discarded ${rejoin.discardedWalBytes === null ? 'an unknown amount' : `${rejoin.discardedWalBytes} bytes`} of WAL`,
+      fence === undefined ? '' : ' — bounded by the fence, not by the lag at its last report',
+    ];
+    lines.push(parts.join(''));
+    if (fence !== undefined && last.ack > fence.at + FENCE_ACK_SLACK_MS) {
+      const after = acks.filter((a) => a.ack > fence.at + FENCE_ACK_SLACK_MS).sort((x, y) => x.ack - y.ack);
+      violations.push({
+        kind: 'unbounded-loss',
+        message: `${after.length} lost write(s) of ${identity} were acknowledged more than ${FENCE_ACK_SLACK_MS} ms after ${fence.node} began fencing (epoch ${fence.epoch}, ${iso(fence.at)}): first id ${after[0]!.id} acked ${iso(after[0]!.ack)}; the fence did not end the loss`,
+      });
+    }
+  }
+  return { lines, violations };
 }
 
 /** Recovery (one active hub, VIP on it, standby streaming, writes acknowledged again) within the bound. */

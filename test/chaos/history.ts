@@ -45,6 +45,21 @@ export interface Promotion {
   readonly abandonedAt?: number | null;
 }
 
+/** The start of a hub's fence ('demoting: fencing this hub'): from here on it acknowledges no write. */
+export interface Fence {
+  readonly node: string;
+  readonly epoch: number;
+  readonly at: number;
+}
+
+/** A hub that rejoined as a standby ('following as standby') and how much of its WAL the rewind discarded. */
+export interface Rejoin {
+  readonly node: string;
+  readonly at: number;
+  /** 0 without a rewind; null when unknown (pg_rewind did not say, or an agent from before this field). */
+  readonly discardedWalBytes: number | null;
+}
+
 /** A member's 'leader changed' log line: in `term`, `leader` leads (as `member` learned it). */
 export interface LeaderObservation {
   readonly member: string;
@@ -95,4 +110,18 @@ export function leaderObservationsFromLog(member: string, lines: readonly Record
   return lines
     .filter((l) => l.msg === 'leader changed' && typeof l.term === 'number' && typeof l.leader === 'string')
     .map((l) => ({ member, term: Number(l.term), leader: String(l.leader), at: Number(l.time) }));
+}
+
+/** 'demoting: fencing this hub' lines of one member's log (the fence of the epoch it held). */
+export function fencesFromLog(lines: readonly Record<string, unknown>[]): Fence[] {
+  return lines
+    .filter((l) => l.msg === 'demoting: fencing this hub' && typeof l.epoch === 'number')
+    .map((l) => ({ node: String(l.node), epoch: Number(l.epoch), at: Number(l.time) }));
+}
+
+/** The PostgreSQL manager's 'following as standby' lines of one member's log. */
+export function rejoinsFromLog(lines: readonly Record<string, unknown>[]): Rejoin[] {
+  return lines
+    .filter((l) => l.msg === 'following as standby' && typeof l.node === 'string')
+    .map((l) => ({ node: String(l.node), at: Number(l.time), discardedWalBytes: typeof l.discardedWalBytes === 'number' ? l.discardedWalBytes : null }));
 }

@@ -23,6 +23,8 @@ export interface RoundOptions {
    * against a given promotion): later rounds see the same logs and would report them again.
    */
   readonly knownViolations: Set<string>;
+  /** Ids of acknowledged writes already reported missing by earlier rounds (each is reported once); this round adds its own. */
+  readonly knownLost: Set<number>;
   /** Concurrent writer loops (each on its own connection through the VIP); default 1. */
   readonly writerLoops?: number;
   readonly log?: (line: string) => void;
@@ -40,8 +42,8 @@ export interface RoundResult {
   readonly recoveryMs: number | null;
   readonly final: { active: string; epoch: number } | null;
   readonly violations: Violation[];
-  /** Informational (asynchronous mode): acknowledged writes missing on the final primary. */
-  readonly lostInfo: string | null;
+  /** Asynchronous mode: the acknowledged writes this round found missing on the final primary, with their bound (information). */
+  readonly lostInfo: string[];
   readonly durationMs: number;
 }
 
@@ -102,14 +104,16 @@ export async function runRound(lc: LabCluster, options: RoundOptions): Promise<R
     }
     violations.push(v);
   }
-  let lostInfo: string | null = null;
+  let lostInfo: string[] = [];
   if (final !== null) {
-    // Every acknowledged write so far (this round's and the earlier ones) on the final primary.
-    const lost = await verifyHistory(lc, all, final.active).catch(() => null);
+    // Every acknowledged write so far (this round's and the earlier ones) on the final primary;
+    // one already reported missing by an earlier round is not reported again.
+    const lost = await verifyHistory(lc, all, final.active, options.knownLost).catch(() => null);
     if (lost === null) violations.push({ kind: 'lost-write', message: `could not read the writes back from ${final.active}` });
     else {
-      violations.push(...lost.violations.filter((v) => v.kind === 'lost-write'));
+      violations.push(...lost.violations.filter((v) => v.kind === 'lost-write' || v.kind === 'unbounded-loss'));
       lostInfo = lost.lostInfo;
+      for (const a of lost.missing) options.knownLost.add(a.id);
     }
   }
   return {

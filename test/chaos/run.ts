@@ -115,6 +115,7 @@ try {
   log(`chaos: cluster ready in ${secs(Date.now() - t0)} (active ${ready.active}, epoch ${ready.epoch}); cluster dir ${lc.cluster.dir}`);
   const earlierAcks: Ack[] = [];
   const known = new Set<string>();
+  const knownLost = new Set<number>();
   for (let round = 1; round <= rounds && !stopping; round++) {
     const rs = roundSeed(seed, round);
     const historyFile = join(histories, `round-${round}.jsonl`);
@@ -127,6 +128,7 @@ try {
         recoveryBoundMs: boundMs,
         earlierAcks,
         knownViolations: known,
+        knownLost,
         writerLoops: writers,
       });
     } catch (err) {
@@ -148,7 +150,7 @@ try {
         (result.violations.length === 0 ? 'ok' : `${result.violations.length} VIOLATION(S)`),
     );
     for (const n of result.notes) log(`    note: ${n}`);
-    if (result.lostInfo !== null) log(`    info: ${result.lostInfo}`);
+    for (const info of result.lostInfo) log(`    info: ${info}`);
     for (const v of result.violations) log(`    ${v.kind}: ${v.message}`);
     if (result.violations.length > 0) {
       await keep(round, historyFile, result.violations.map((v) => `${v.kind}: ${v.message}`), result);

@@ -38,7 +38,7 @@ async function oneRound(base: string, subnet: string, unsafe: boolean, recoveryB
   try {
     const ready = await lc.waitRecovered(60_000);
     await lc.setupWorkload(ready.active);
-    return await runRound(lc, { round: 1, schedule: () => SCHEDULE, historyFile: join(dir, 'round-1.jsonl'), recoveryBoundMs, earlierAcks: [], knownViolations: new Set(), writerLoops: 4 });
+    return await runRound(lc, { round: 1, schedule: () => SCHEDULE, historyFile: join(dir, 'round-1.jsonl'), recoveryBoundMs, earlierAcks: [], knownViolations: new Set(), knownLost: new Set(), writerLoops: 4 });
   } finally {
     await lc.destroy({ keep: process.env.HUBHA_KEEP === '1' });
     await rm(dir, { recursive: true, force: true });
@@ -46,7 +46,7 @@ async function oneRound(base: string, subnet: string, unsafe: boolean, recoveryB
 }
 
 function summary(r: RoundResult): string {
-  return `${r.described.join('; ')}: ${r.acks.length} acks, recovery ${r.recoveryMs ?? 'none'}; violations:\n${r.violations.map((v) => `  ${v.kind}: ${v.message}`).join('\n') || '  none'}${r.lostInfo === null ? '' : `\n  info: ${r.lostInfo}`}`;
+  return `${r.described.join('; ')}: ${r.acks.length} acks, recovery ${r.recoveryMs ?? 'none'}; violations:\n${r.violations.map((v) => `  ${v.kind}: ${v.message}`).join('\n') || '  none'}${r.lostInfo.map((l) => `\n  info: ${l}`).join('')}`;
 }
 
 describe('the unsafe switch', () => {

@@ -152,6 +152,13 @@ export interface FollowResult {
   /** 'not-needed': same timeline; 'no-rewind-required': pg_rewind found us an ancestor; 'rewound'. */
   readonly rewind: 'not-needed' | 'no-rewind-required' | 'rewound';
   readonly divergedAt: Lsn | undefined;
+  /**
+   * Bytes of this node's WAL past the divergence point that the rewind threw away (to the end of
+   * its last checkpoint record): what it had written — and, as a former primary in asynchronous
+   * mode, possibly acknowledged — that the new primary never received. 0 without a rewind; null
+   * when pg_rewind did not say where the servers diverged.
+   */
+  readonly discardedWalBytes: number | null;
   readonly droppedSlots: readonly string[];
   readonly crashRecoveryMs: number;
   readonly rewindMs: number;
@@ -727,6 +734,7 @@ export class PostgresInstance {
 
       let rewind: FollowResult['rewind'] = 'not-needed';
       let divergedAt: Lsn | undefined;
+      let discardedWalBytes: number | null = 0;
       let rewindMs = 0;
       if (decision.kind === 'rewind') {
         const tr = Date.now();
@@ -758,8 +766,9 @@ export class PostgresInstance {
         const verdict = parseRewindOutput(out);
         rewind = verdict.rewound ? 'rewound' : 'no-rewind-required';
         divergedAt = verdict.divergedAt;
+        if (verdict.rewound) discardedWalBytes = divergedAt === undefined ? null : Number(local.end > divergedAt ? local.end - divergedAt : 0n);
         rewindMs = Date.now() - tr;
-        this.#log.info({ rewind, rewindMs }, 'pg_rewind done');
+        this.#log.info({ rewind, rewindMs, divergedAt: divergedAt === undefined ? null : formatLsn(divergedAt), localEnd: formatLsn(local.end), discardedWalBytes }, 'pg_rewind done');
       }
 
       await this.#setStandbySignal();
@@ -780,8 +789,8 @@ export class PostgresInstance {
         }
       }
       const durationMs = Date.now() - t0;
-      this.#log.info({ crashRecovered, rewind, dropped, durationMs }, 'following as standby');
-      return { crashRecovered, rewind, divergedAt, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
+      this.#log.info({ crashRecovered, rewind, discardedWalBytes, dropped, durationMs }, 'following as standby');
+      return { crashRecovered, rewind, divergedAt, discardedWalBytes, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
     });
   }
 
