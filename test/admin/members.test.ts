@@ -150,6 +150,10 @@ describe('membership through the Admin API on a real cluster', () => {
     // As the standby's agent runs it: the node and the endpoints from its configuration file.
     const fromConfig = await cli(['inventory', '--config', cluster.configFile(standby)], {});
     expect(fromConfig).toMatchObject({ code: 0, stdout: facts(standby, 'standby') });
+    // Neither endpoints nor a node configuration: the client configuration file.
+    const clientConfig = join(cluster.dir, 'client.yaml');
+    await writeFile(clientConfig, stringify({ endpoints: [endpoint('witness')] }));
+    expect(await cli(['inventory', '--node', standby], { HUBHA_CLIENT_CONFIG: clientConfig })).toMatchObject({ code: 0, stdout: facts(standby, 'standby') });
 
     expect((await cli(['pause', '--reason', 'inventory "test"', '--by', 'tester@ci'])).code).toBe(0);
     try {

@@ -45,13 +45,15 @@ async function hostConfig(options: InventoryOptions): Promise<NodeConfig | null>
   return null;
 }
 
-/** --endpoints, else $HUBHA_ENDPOINTS, else the members' client endpoints from the configuration. */
+/**
+ * --endpoints, else $HUBHA_ENDPOINTS, else the members' client endpoints from the host's
+ * configuration, else the client configuration file (resolveEndpoints).
+ */
 function inventoryEndpoints(flag: string | undefined, config: NodeConfig | null): string[] {
   const raw = flag ?? process.env.HUBHA_ENDPOINTS ?? '';
-  if (raw.trim() !== '') return resolveEndpoints(raw);
-  const fromConfig = new Set(config?.cluster.members.map((m) => m.client) ?? []);
-  if (config?.node.client !== undefined) fromConfig.add(config.node.client);
-  if (fromConfig.size === 0) throw new UsageError('no endpoints: pass --endpoints host:port[,host:port...], set HUBHA_ENDPOINTS, or name the host\'s configuration with --config');
+  if (raw.trim() !== '' || config === null) return resolveEndpoints(flag);
+  const fromConfig = new Set(config.cluster.members.map((m) => m.client));
+  if (config.node.client !== undefined) fromConfig.add(config.node.client);
   return [...fromConfig];
 }
 
@@ -85,7 +87,7 @@ export function registerInventoryCommand(program: Command): void {
   program
     .command('inventory')
     .description("the cluster's facts for CFEngine inventory, in its module protocol: the active hub and its IP, this host's HA status, the HA state and its reasons, paused")
-    .option('-e, --endpoints <list>', 'comma-separated client endpoints, tried in turn (default $HUBHA_ENDPOINTS, else the members in the configuration)')
+    .option('-e, --endpoints <list>', "comma-separated client endpoints, tried in turn (default $HUBHA_ENDPOINTS, else the members in this host's configuration, else the client configuration file)")
     .option('-n, --node <name>', "this host's member name (default: node.name of the configuration, else the short host name)")
     .option('-c, --config <file>', `this host's configuration (default $HUBHA_CONFIG, else ${DEFAULT_CONFIG_FILES.join(' or ')} if present)`)
     .option('--timeout <ms>', 'per-endpoint deadline in milliseconds', '5000')
