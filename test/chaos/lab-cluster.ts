@@ -305,17 +305,6 @@ export class LabCluster {
     throw new Error(`not recovered within ${timeoutMs} ms: ${why}`);
   }
 
-  /**
-   * ALTER SYSTEM SET on both hubs (postgresql.auto.conf, which clones and rewinds copy from the
-   * peer) and a reload: for PostgreSQL settings hubha does not manage, e.g. wal_sender_timeout.
-   */
-  async setPgSetting(name: string, value: string): Promise<void> {
-    for (const hub of HUBS) {
-      await this.sql(hub, `ALTER SYSTEM SET ${name} = '${value.replace(/'/g, "''")}'`);
-      await this.sql(hub, 'SELECT pg_reload_conf()');
-    }
-  }
-
   /** The writer's role (password, TCP from the lab) and table, created on the primary. Idempotent. */
   async setupWorkload(primary: string): Promise<void> {
     await this.sql(

@@ -8,19 +8,21 @@
  *
  * The agent counts the standby as gone when pg_stat_replication stops listing it as streaming,
  * and the walsender of a standby that silently vanished (a partition, not a crash) is listed as
- * streaming until wal_sender_timeout (default 60 s) runs out: with the defaults, commits wait
- * about 62 s (measured) before the drop. The test sets wal_sender_timeout to 3 s, as a
- * deployment that wants a short stall must (hubha does not manage that setting).
+ * streaming until wal_sender_timeout runs out: with PostgreSQL's 60 s default commits waited
+ * about 62 s (measured) before the drop. hubha manages it now (replicationTimeoutsFor: 2 s with
+ * the lab's syncDropAfterMs), so the drop comes after wal_sender_timeout + syncDropAfterMs.
  */
 import { describe, expect, it } from 'vitest';
-import { linesWith, logTime, sleep, waitFor, type PgRole } from '../chaos/lab-cluster.js';
+import { replicationTimeoutsFor } from '@hubha/hub';
+import { LAB_TIMINGS, linesWith, logTime, sleep, waitFor, type PgRole } from '../chaos/lab-cluster.js';
 import { dumpLogsOnFailure, hhmmss, permitted, useLabCluster } from '../chaos/scenario.js';
 import { verifyHistory } from '../chaos/verify.js';
 
 const s = useLabCluster({ base: 'hubha-llink', subnet: '10.77.13.0/24', synchronous: 'on' });
 
 const CUT_MS = 10_000;
-const WAL_SENDER_TIMEOUT_MS = 3000;
+const SYNC_DROP_AFTER_MS = LAB_TIMINGS.timings!.syncDropAfterMs!;
+const WAL_SENDER_TIMEOUT_MS = replicationTimeoutsFor({ syncDropAfterMs: SYNC_DROP_AFTER_MS }).walSenderTimeoutMs;
 
 describe.skipIf(!permitted)('the link between the hubs cut', () => {
   it('drops the standby after recording it, never has two primaries, and recovers on heal', { timeout: 90_000 }, async () => {
@@ -28,7 +30,6 @@ describe.skipIf(!permitted)('the link between the hubs cut', () => {
     const { lc } = s;
     const before = await lc.waitRecovered(30_000);
     const { active, standby } = before;
-    await lc.setPgSetting('wal_sender_timeout', `${WAL_SENDER_TIMEOUT_MS}ms`);
     await lc.moveRaftLeader('witness');
     const writer = lc.startWriter(await s.historyFile('link-cut'), 1);
     await waitFor('acks through the VIP', async () => (await writer.history()).acks.length >= 20, 10_000);
@@ -57,8 +58,8 @@ describe.skipIf(!permitted)('the link between the hubs cut', () => {
     expect(recordedNull).toBeDefined();
     expect(dropped).toBeDefined();
     expect(logTime(recordedNull!)).toBeLessThanOrEqual(logTime(dropped!));
-    // wal_sender_timeout + syncDropAfterMs (2 s) + a loop or two.
-    expect(logTime(dropped!) - cutAt).toBeLessThan(WAL_SENDER_TIMEOUT_MS + 2000 + 2000);
+    // wal_sender_timeout + syncDropAfterMs + a loop or two.
+    expect(logTime(dropped!) - cutAt).toBeLessThan(WAL_SENDER_TIMEOUT_MS + SYNC_DROP_AFTER_MS + 2000);
 
     const after = await lc.waitRecovered(30_000);
     expect(after).toMatchObject({ active, standby, epoch: before.epoch });
