@@ -76,6 +76,12 @@ function describe(err: unknown): string {
 
 /** Statuses that mean "this member cannot answer, ask another". */
 const TRY_NEXT = new Set<grpc.status>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED, grpc.status.UNKNOWN, grpc.status.INTERNAL, grpc.status.RESOURCE_EXHAUSTED]);
+/**
+ * An operation that changes the cluster is sent to the next member only when the last one could
+ * not have received it: after a deadline it may well be under way (a second request would be
+ * refused as handover-in-progress at best), so that is reported instead.
+ */
+const TRY_NEXT_OPERATION = new Set<grpc.status>([grpc.status.UNAVAILABLE]);
 
 const nullIfEmpty = (value: string | null | undefined): string | null => (value === undefined || value === null || value === '' ? null : value);
 
@@ -111,6 +117,7 @@ export class AdminClient {
     decode: (res: Res) => T,
     accept: (value: T) => boolean = () => true,
     timeoutMs: number = this.timeoutMs,
+    tryNext: ReadonlySet<grpc.status> = TRY_NEXT,
   ): Promise<Answered<T>> {
     const failures: AdminEndpointFailure[] = [];
     let fallback: { value: T; endpoint: string } | null = null;
@@ -119,7 +126,7 @@ export class AdminClient {
       try {
         value = decode(await this.transport.unary(endpoint, method, request, { timeoutMs }));
       } catch (err: unknown) {
-        if (err instanceof RpcFailure && !TRY_NEXT.has(err.status)) throw new AdminCallError(endpoint, err.status, err.get(METADATA_ERROR_CODE) ?? '', err.details);
+        if (err instanceof RpcFailure && !tryNext.has(err.status)) throw new AdminCallError(endpoint, err.status, err.get(METADATA_ERROR_CODE) ?? '', err.details);
         failures.push({ endpoint, error: describe(err) });
         continue;
       }
@@ -192,6 +199,7 @@ export class AdminClient {
       (res): SwitchoverAnswer => ({ from: res.from ?? '', to: res.to ?? '', epoch: u64(res.epoch, 'epoch'), finalLsn: nullIfEmpty(res.finalLsn), durationS: res.durationS ?? 0, steps: res.steps ?? [], dryRun: res.dryRun === true, scheduledAt: nullIfEmpty(res.scheduledAt) }),
       () => true,
       OPERATION_TIMEOUT_MS,
+      TRY_NEXT_OPERATION,
     );
   }
 
@@ -204,12 +212,13 @@ export class AdminClient {
       (res): FailoverAnswer => ({ from: nullIfEmpty(res.from), to: res.to ?? '', epoch: u64(res.epoch, 'epoch'), dataLossBytes: u64OrNull(res.dataLossBytes, 'dataLossBytes'), warnings: res.warnings ?? [], steps: res.steps ?? [], dryRun: res.dryRun === true }),
       () => true,
       OPERATION_TIMEOUT_MS,
+      TRY_NEXT_OPERATION,
     );
   }
 
   /** Asks `member` to re-clone itself from the active hub. */
   async reinit(endpoints: readonly string[], request: { member: string; force: boolean; by: string }): Promise<Answered<{ member: string; started: boolean; message: string }>> {
-    return this.first(endpoints, adminService.Reinit, request as hubha.admin.ReinitRequest, (res) => ({ member: res.member ?? '', started: res.started === true, message: res.message ?? '' }), () => true, OPERATION_TIMEOUT_MS);
+    return this.first(endpoints, adminService.Reinit, request as hubha.admin.ReinitRequest, (res) => ({ member: res.member ?? '', started: res.started === true, message: res.message ?? '' }), () => true, OPERATION_TIMEOUT_MS, TRY_NEXT_OPERATION);
   }
 
   async resume(endpoints: readonly string[], reason: string, by: string): Promise<Answered<{ paused: Paused; changed: boolean; servedBy: string }>> {

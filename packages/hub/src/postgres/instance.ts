@@ -545,7 +545,6 @@ export class PostgresInstance {
         const v = renderSynchronousStandbyNames(options.synchronous.names, options.synchronous.strict ?? false);
         await this.#applyRuntime({ synchronousStandbyNames: v }, [['synchronous_standby_names', v]]);
       }
-      const waitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
       const tp = Date.now();
       await this.withSql(
         async (s) => {
