@@ -154,6 +154,7 @@ export class AdminService {
   private transportPromise: Promise<RpcTransport> | null = null;
   private client: Promise<CoordClient> | null = null;
   private handoverOps: HandoverOperations | null = null;
+  private lastProbes: Map<string, MemberProbe | null> | null = null;
   private reachability: ReachabilityState = new Map();
   private lastReasons: readonly StatusReason[] = [];
   private lastState: ClusterStatus['state'] | null = null;
@@ -182,8 +183,11 @@ export class AdminService {
   // ---------------------------------------------------------------- status
 
   /** The cluster's status as this member sees it now. */
-  async status(options: { readonly serializable?: boolean; readonly thresholds?: StatusThresholds } = {}): Promise<ClusterStatus> {
-    const [read, probes] = await Promise.all([this.readRecords(options.serializable === true), this.probeAll()]);
+  async status(options: { readonly serializable?: boolean; readonly thresholds?: StatusThresholds; readonly cachedProbes?: boolean } = {}): Promise<ClusterStatus> {
+    // cachedProbes: the monitor's last round (at most a second old) — the operations check the
+    // records, which are read fresh, and need not wait for a probe of every member.
+    const cached = options.cachedProbes === true ? this.lastProbes : null;
+    const [read, probes] = await Promise.all([this.readRecords(options.serializable === true), cached ?? this.probeAll()]);
     return this.compute(read, probes, options.thresholds ?? this.thresholds);
   }
 
@@ -212,7 +216,7 @@ export class AdminService {
     this.handoverOps ??= new HandoverOperations({
       id: this.host.id,
       logger: this.logger,
-      status: (options) => this.status(options),
+      status: (options) => this.status({ ...options, cachedProbes: true }),
       readRecords: (serializable) => this.readRecords(serializable),
       localValue: (key) => this.localValue(key),
       onApplied: (listener) => this.onApplied(() => listener()),
@@ -389,6 +393,7 @@ export class AdminService {
       }),
     );
     this.reachability = retainMembers(this.reachability, members.map((m) => m.id));
+    this.lastProbes = out;
     return out;
   }
 

@@ -158,7 +158,7 @@ export class HandoverOperations {
     if (active === null || status.lease === null || status.lease.holder !== active.name || status.lease.epoch !== active.epoch) {
       throw refuse('no-active-hub', 'there is no active hub to switch over from (use `hubha failover --to HUB` when the active hub is gone)');
     }
-    await this.refuseIfBusy();
+    if (input.dryRun) await this.refuseIfBusy(); // a real request learns it from the lease grant
     const others = hubs(status).filter((m) => m.name !== active.name);
     let target: MemberStatus | undefined;
     if (input.target !== '') {
@@ -210,7 +210,7 @@ export class HandoverOperations {
     if (status.lease !== null) {
       throw refuse('active-hub-alive', `${status.lease.holder} holds the active-hub lease (epoch ${status.lease.epoch}): use \`hubha switchover --to ${input.target}\` for a planned handover without data loss`);
     }
-    await this.refuseIfBusy();
+    if (input.dryRun) await this.refuseIfBusy(); // a real request learns it from the lease grant
     const target = hubs(status).find((m) => m.name === input.target);
     if (target === undefined) throw refuse('unknown-member', `${input.target} is not a hub of this cluster`);
     if (target.report === null || target.report.stale) throw refuse('target-not-reporting', `${target.name}'s sidecar is not reporting; it must do the promotion itself`);
