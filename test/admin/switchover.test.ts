@@ -181,6 +181,34 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
     expect(Date.parse(entry.at)).toBeGreaterThanOrEqual(Date.parse(at));
   }, 150_000);
 
+  it('a target that does not come: the old primary takes its lease back and goes on', async () => {
+    await roles();
+    await waitStreaming(cluster, primary, standby, { sync: true, timeoutMs: 30_000 });
+    await waitFor('the standby reporting streaming', async () => {
+      const m = (await admin.status(witness())).value.members.find((x) => x.name === standby);
+      return m?.report?.stale === false && m.postgres?.replicationState === 'streaming' ? true : null;
+    }, 20_000, 250);
+    const epoch = (await readActiveHub(client))!.epoch;
+    // The target's sidecar stops just after it reported: its PostgreSQL still streams (so the
+    // old primary hands over), but nobody takes the lease.
+    const pid = cluster.processes.get(standby)!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const err = await admin.switchover(witness(), { target: standby, at: '', dryRun: false, reason: 'target frozen', by: 'vitest' }).then(() => null, (e: unknown) => e as AdminCallError);
+      expect(err?.code).toBe('switchover-failed');
+      expect(err?.details).toContain(`${primary} was promoted instead`);
+      const back = await waitFor('the old primary active again', async () => {
+        const a = await readActiveHub(client);
+        return a?.name === primary && a.epoch > epoch ? a : null;
+      }, 30_000, 200);
+      expect((await history()).at(-1)).toMatchObject({ epoch: back.epoch, to: primary, kind: 'failover' });
+      expect(await query(cluster, primary, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitStreaming(cluster, primary, standby, { timeoutMs: 60_000 });
+  }, 150_000);
+
   it('reinit re-clones the standby, which streams again', async () => {
     await roles();
     const marker = join(cluster.pgDataDir(standby), 'hubha-test-marker');

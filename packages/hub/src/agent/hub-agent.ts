@@ -531,7 +531,7 @@ export class HubAgent {
     }
     if (!snapshot.up) {
       if (active !== null) return this.follow(active);
-      if (view.lease === null && view.lastPromotion?.to === me && view.paused === null && !this.settings.tags.nofailover && this.mayRestartAsLastPrimary(part)) {
+      if (view.lease === null && view.lastPromotion?.to === me && !this.settings.tags.nofailover && this.mayRestartAsLastPrimary(part, view.paused !== null)) {
         // The whole cluster went down and we were the last primary: we hold every acknowledged write.
         const epoch = await this.acquire();
         if (epoch !== null) await this.restartAsLastPrimary(epoch, view.lastPromotion.to).catch((err: unknown) => this.promotionFailed(epoch, err));
@@ -582,10 +582,11 @@ export class HubAgent {
 
   /**
    * While a handover request reserves the lease for another hub, the last primary waits — unless
-   * it is the switchover's old primary and the target did not come in time.
+   * it is the switchover's old primary and the target did not come in time. Paused, only then: the
+   * operator asked for the handover, and this hub is the one with every commit.
    */
-  private mayRestartAsLastPrimary(part: HandoverPart): boolean {
-    if (part.kind !== 'reserved') return true;
+  private mayRestartAsLastPrimary(part: HandoverPart, paused: boolean): boolean {
+    if (part.kind !== 'reserved') return !paused;
     const waited = this.handedOverAt === null ? 0 : performance.now() - this.handedOverAt;
     if (part.request.from !== this.settings.name || waited < HANDOVER_TAKEOVER_WAIT_MS) return false;
     this.logger.warn({ node: this.settings.name, to: part.request.to, waitedMs: Math.round(waited) }, 'switchover: the target did not take over in time; starting again as the active hub');
