@@ -14,13 +14,11 @@ export const DASHBOARD_PATH = '/';
 export function registerOperatorRoutes(server: HttpServer, metrics: NodeMetrics, logger: Logger): () => void {
   const offMetrics = server.register(METRICS_PATH, async () => ({ status: 200, text: { contentType: metrics.contentType, content: await metrics.render() } }));
   const offDashboard = server.register(DASHBOARD_PATH, async () => {
-    let page;
-    try {
-      page = await loadDashboardPage();
-    } catch (err: unknown) {
+    const page = await loadDashboardPage().catch((err: unknown) => {
       logger.error({ err }, 'the status page cannot be served');
-      return { status: 500, body: { error: 'status-page-unavailable', message: 'the status page files cannot be read: see the member’s log' } };
-    }
+      return null;
+    });
+    if (page === null) return { status: 500, body: { error: 'status-page-unavailable', message: 'the status page files cannot be read: see the member’s log' } };
     return {
       status: 200,
       text: { contentType: 'text/html; charset=utf-8', content: page.html },
