@@ -171,7 +171,7 @@ export const SHUTDOWN_SIGNALS = { fast: 'SIGINT', immediate: 'SIGQUIT' } as cons
 
 /**
  * Signals the postmaster named in postmaster.pid directly (what `pg_ctl stop -m <mode>` sends)
- * and waits, polling every 25 ms, for it to exit. For the fence, where every millisecond
+ * and watches its PID every STOP_POLL_MS until it exits. For the fence, where every millisecond
  * counts: no pg_ctl processes are spawned (pg_ctl status, then pg_ctl stop: tens of milliseconds
  * each on a loaded machine), and the timeout is in milliseconds where pg_ctl's -t takes whole
  * seconds. 'not-running' when no live postmaster; false when it is still alive at the timeout.
@@ -180,7 +180,7 @@ export async function signalAndWait(dataDir: string, mode: keyof typeof SHUTDOWN
   const started = Date.now();
   const pid = await signalPostmaster(dataDir, SHUTDOWN_SIGNALS[mode]);
   if (pid === undefined) return 'not-running';
-  return (await waitForExit(pid, Math.max(0, timeoutMs - (Date.now() - started)))) ? 'stopped' : false;
+  return (await waitForExit(pid, Math.max(0, timeoutMs - (Date.now() - started)), STOP_POLL_MS)) ? 'stopped' : false;
 }
 
 /**
