@@ -168,7 +168,7 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
     }
     await waitFor('the standby reporting again', async () => {
       const m = (await admin.status(witness())).value.members.find((x) => x.name === standby);
-      return m?.report?.stale === false && m.postgres?.replicationState === 'streaming' ? true : null;
+      return m?.report?.stale === false && m.postgres?.up === true && m.postgres.inRecovery === true && m.postgres.replicationState === 'streaming' ? true : null;
     }, 20_000, 250);
     const epoch = (await readActiveHub(client))!.epoch;
     const at = new Date(Date.now() + 3000).toISOString();
@@ -176,6 +176,9 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
     expect(value).toMatchObject({ from: primary, to: standby, epoch: 0 });
     expect(Date.parse(value.scheduledAt!)).toBe(Date.parse(at));
     expect((await readActiveHub(client))?.name).toBe(primary); // not before its time
+    // Every surface shows it while it waits: the status, and `hubha status`.
+    expect((await admin.status(witness())).value.handover).toMatchObject({ kind: 'switchover', from: primary, to: standby, scheduled: true, by: 'vitest' });
+    expect((await cli(['status'])).stdout).toContain(`SWITCHOVER from ${primary} to ${standby} scheduled at`);
     const entry = await waitFor('the scheduled switchover done', async () => (await history()).find((h) => h.epoch > epoch && h.kind === 'switchover'), 30_000, 200);
     expect(entry.to).toBe(standby);
     expect(Date.parse(entry.at)).toBeGreaterThanOrEqual(Date.parse(at));
@@ -186,7 +189,7 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
     await waitStreaming(cluster, primary, standby, { sync: true, timeoutMs: 30_000 });
     await waitFor('the standby reporting streaming', async () => {
       const m = (await admin.status(witness())).value.members.find((x) => x.name === standby);
-      return m?.report?.stale === false && m.postgres?.replicationState === 'streaming' ? true : null;
+      return m?.report?.stale === false && m.postgres?.up === true && m.postgres.inRecovery === true && m.postgres.replicationState === 'streaming' ? true : null;
     }, 20_000, 250);
     const epoch = (await readActiveHub(client))!.epoch;
     // The target's sidecar stops just after it reported: its PostgreSQL still streams (so the
@@ -195,7 +198,7 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
     process.kill(pid, 'SIGSTOP');
     try {
       const err = await admin.switchover(witness(), { target: standby, at: '', dryRun: false, reason: 'target frozen', by: 'vitest' }).then(() => null, (e: unknown) => e as AdminCallError);
-      expect(err?.code).toBe('switchover-failed');
+      expect(err?.code, err?.details).toBe('switchover-failed');
       expect(err?.details).toContain(`${primary} was promoted instead`);
       const back = await waitFor('the old primary active again', async () => {
         const a = await readActiveHub(client);

@@ -49,7 +49,7 @@ async function waitReady(cluster: LocalHubCluster, store: CoordClient, admin: Ad
   await waitFor(`${standby} reported streaming`, async () => {
     const status = (await admin.status(cluster.endpoints())).value;
     const m = status.members.find((x) => x.name === standby);
-    return m?.postgres?.replicationState === 'streaming' && m.report?.stale === false && status.state === 'healthy' ? true : null;
+    return m?.postgres?.up === true && m.postgres.inRecovery === true && m.postgres.replicationState === 'streaming' && m.report?.stale === false && status.state === 'healthy' ? true : null;
   }, 60_000, 100);
   return { active: active.name, epoch: active.epoch, standby };
 }

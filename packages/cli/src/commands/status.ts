@@ -102,6 +102,11 @@ export function renderStatus(status: ClusterStatus): string {
     status.raft.leader === null ? `no Raft leader (term ${status.raft.term})` : `Raft leader ${status.raft.leader} (term ${status.raft.term}, ${status.raft.reachableVoters}/${status.raft.voters} voters reachable)`,
   ];
   out += `HA state: ${status.state.toUpperCase()} - ${facts.join('; ')}\n`;
+  const h = status.handover ?? null;
+  if (h !== null) {
+    const what = h.kind === 'switchover' ? `SWITCHOVER from ${h.from ?? '?'} to ${h.to}` : `MANUAL FAILOVER to ${h.to}${h.force ? ' (forced)' : ''}`;
+    out += `${what} ${h.scheduled ? `scheduled at ${h.at}` : `under way since ${h.at}`}, asked by ${h.by}${h.reason === '' ? '' : ` (${h.reason})`}\n`;
+  }
   if (status.paused !== null) out += `PAUSED by ${status.paused.by} since ${status.paused.at}${status.paused.reason === '' ? '' : ` (${status.paused.reason})`}: no automatic failover\n`;
   if (status.reasons.length > 0) {
     out += 'Reasons:\n';

@@ -6,10 +6,11 @@ import type { CoordClientTls } from '../client/tls.js';
 import { clientCredentials } from '../client/tls.js';
 import type { RpcTransport } from '../client/transport.js';
 import { DEFAULT_CHANNEL_OPTIONS, GrpcTransport, RpcFailure } from '../client/transport.js';
-import type { ActiveHub, HistoryEntry, HubReport, Paused, SyncStandby } from '../records/records.js';
+import type { ActiveHub, HandoverRequest, HistoryEntry, HubReport, Paused, SyncStandby } from '../records/records.js';
 import {
   ACTIVE_HUB_KEY,
   ACTIVE_HUB_LEASE,
+  HANDOVER_REQUEST_KEY,
   HISTORY_PREFIX,
   KEY_PREFIX,
   PAUSED_KEY,
@@ -17,6 +18,7 @@ import {
   SYNC_STANDBY_KEY,
   activeHubSchema,
   encodeRecord,
+  handoverRequestSchema,
   historyEntrySchema,
   hubReportSchema,
   parseRecord,
@@ -298,6 +300,7 @@ export class AdminService {
     let paused: Paused | null = null;
     const reports: HubReport[] = [];
     const history: HistoryEntry[] = [];
+    let handover: HandoverRequest | null = null;
     const problems: string[] = [];
     let startAfter: string | undefined;
     for (;;) {
@@ -328,6 +331,10 @@ export class AdminService {
           const parsed = parseRecord(historyEntrySchema, kv.key, kv.value);
           if (parsed.ok) history.push(parsed.value);
           else problems.push(parsed.error);
+        } else if (kv.key === HANDOVER_REQUEST_KEY) {
+          const parsed = parseRecord(handoverRequestSchema, kv.key, kv.value);
+          if (parsed.ok) handover = parsed.value;
+          else problems.push(parsed.error);
         }
       }
       const last = page.kvs[page.kvs.length - 1];
@@ -341,7 +348,7 @@ export class AdminService {
       if (deadline !== undefined) remainingMs = Math.max(0, Math.round(deadline - this.host.scheduler.now()));
     }
     return {
-      records: { active, lease: lease === null ? null : { holder: lease.holder, epoch: lease.epoch, ttlMs: lease.ttlMs, remainingMs }, sync, paused, reports, history, problems },
+      records: { active, lease: lease === null ? null : { holder: lease.holder, epoch: lease.epoch, ttlMs: lease.ttlMs, remainingMs }, sync, paused, reports, history, handover, problems },
       linearizable,
       barrierError,
       revision,

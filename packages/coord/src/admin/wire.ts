@@ -1,7 +1,7 @@
 import type { hubha } from '@hubha/proto/admin';
 import type { HistoryEntry, Paused, SyncStandby } from '../records/records.js';
 import { activeHubSchema, historyEntrySchema, pausedSchema, syncStandbySchema } from '../records/records.js';
-import type { ClusterStatus, HaState, LeaseView, MemberStatus, ReasonCode, StandbyIneligibleCode, StatusReason, StatusThresholds } from '../status/model.js';
+import type { ClusterStatus, HaState, HandoverView, LeaseView, MemberStatus, ReasonCode, StandbyIneligibleCode, StatusReason, StatusThresholds } from '../status/model.js';
 import { DEFAULT_THRESHOLDS } from '../status/model.js';
 import { reasonKey } from '../status/reason-tracker.js';
 
@@ -15,6 +15,7 @@ import { reasonKey } from '../status/reason-tracker.js';
 interface PropsOf {
   HistoryEntry: hubha.admin.HistoryEntry.$Properties;
   PausedRecord: hubha.admin.PausedRecord.$Properties;
+  Handover: hubha.admin.Handover.$Properties;
   SyncStandbyRecord: hubha.admin.SyncStandbyRecord.$Properties;
   StatusThresholds: hubha.admin.StatusThresholds.$Properties;
   MemberStatus: hubha.admin.MemberStatus.$Properties;
@@ -256,12 +257,20 @@ export function statusToWire(s: ClusterStatus): Props<'ClusterStatus'> {
     raft: raftToWire(s.raft),
     members: s.members.map(memberStatusToWire),
     ...(s.lastPromotion === null ? {} : { lastPromotion: historyToWire(s.lastPromotion) }),
+    ...(s.handover === null ? {} : { handover: { ...s.handover, from: nz(s.handover.from) } }),
     thresholds: thresholdsToWire(s.thresholds),
     problems: [...s.problems],
   };
 }
 
 const STATES = new Set<string>(['healthy', 'degraded', 'failed']);
+
+function handoverFromWire(w: Props<'Handover'> | null | undefined): HandoverView | null {
+  if (w === null || w === undefined) return null;
+  if (w.kind !== 'switchover' && w.kind !== 'failover') throw new MalformedAdminAnswerError('handover.kind must be switchover or failover');
+  if ((w.to ?? '') === '') throw new MalformedAdminAnswerError('handover.to is empty');
+  return { kind: w.kind, from: nul(w.from), to: w.to!, at: w.at ?? '', requestedAt: w.requestedAt ?? '', by: w.by ?? '', reason: w.reason ?? '', force: w.force === true, scheduled: w.scheduled === true };
+}
 
 export function statusFromWire(w: Props<'ClusterStatus'> | null | undefined): ClusterStatus {
   if (w === null || w === undefined) throw new MalformedAdminAnswerError('no status in the answer');
@@ -291,6 +300,7 @@ export function statusFromWire(w: Props<'ClusterStatus'> | null | undefined): Cl
     raft: raftFromWire(w.raft),
     members: (w.members ?? []).map((m, i) => memberStatusFromWire(m, i)),
     lastPromotion: w.lastPromotion === null || w.lastPromotion === undefined ? null : historyFromWire(w.lastPromotion, 'lastPromotion'),
+    handover: handoverFromWire(w.handover),
     thresholds: thresholdsFromWire(w.thresholds),
     problems: [...(w.problems ?? [])],
   };

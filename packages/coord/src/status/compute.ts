@@ -1,7 +1,7 @@
-import type { HubReport } from '../records/records.js';
+import type { HistoryEntry, HubReport } from '../records/records.js';
 import { evaluateEligibility } from './eligibility.js';
 import { lsnBytesBetween } from './lsn.js';
-import type { ClusterStatus, HaState, MemberStatus, PostgresStatus, ReasonCode, StandbyEligibility, StandbyIneligibleCode, StatusInput } from './model.js';
+import type { ClusterStatus, HaState, HandoverView, MemberStatus, PostgresStatus, ReasonCode, StandbyEligibility, StandbyIneligibleCode, StatusInput, StatusRecords } from './model.js';
 import { FAILING_CODES, REASON_CODES } from './model.js';
 import type { FoundReason } from './reason-tracker.js';
 import { carryReasonStarts } from './reason-tracker.js';
@@ -316,7 +316,15 @@ export function computeClusterStatus(input: StatusInput): ClusterStatus {
     raft: { leader, term: raft.term, quorum, voters: voters.length, reachableVoters },
     members,
     lastPromotion,
+    handover: handoverView(records, lastPromotion, now),
     thresholds,
     problems: records.problems,
   };
+}
+
+/** The live request, unless the promotion it asked for is already in the history. */
+function handoverView(records: StatusRecords, lastPromotion: HistoryEntry | null, now: number): HandoverView | null {
+  const h = records.handover ?? null;
+  if (h === null || (lastPromotion !== null && lastPromotion.epoch > h.fromEpoch)) return null;
+  return { kind: h.kind, from: h.from, to: h.to, at: h.at, requestedAt: h.requestedAt, by: h.by, reason: h.reason, force: h.force, scheduled: Date.parse(h.at) > now };
 }

@@ -18,6 +18,7 @@ export type {
   StatusInput,
   StatusReason,
   StatusRecords,
+  HandoverView,
   StatusThresholds,
 } from './model.js';
 export { carryReasonStarts, reasonKey } from './reason-tracker.js';

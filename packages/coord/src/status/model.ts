@@ -1,4 +1,4 @@
-import type { ActiveHub, HistoryEntry, HubReport, Paused, SyncStandby } from '../records/records.js';
+import type { ActiveHub, HandoverRequest, HistoryEntry, HubReport, Paused, SyncStandby } from '../records/records.js';
 import type { IneligibleReason } from './eligibility.js';
 import type { TrackedReason } from './reason-tracker.js';
 
@@ -87,7 +87,24 @@ export interface StatusRecords {
   readonly reports: readonly HubReport[];
   /** Every history entry (any order). */
   readonly history: readonly HistoryEntry[];
+  /** A switchover or manual failover asked for and not over yet (hubha/handover/request). */
+  readonly handover?: HandoverRequest | null;
   readonly problems: readonly string[];
+}
+
+/** A switchover or manual failover under way or scheduled, as the status shows it. */
+export interface HandoverView {
+  readonly kind: 'switchover' | 'failover';
+  readonly from: string | null;
+  readonly to: string;
+  /** When it starts (a scheduled switchover) or started. */
+  readonly at: string;
+  readonly requestedAt: string;
+  readonly by: string;
+  readonly reason: string;
+  readonly force: boolean;
+  /** Its time has not come yet. */
+  readonly scheduled: boolean;
 }
 
 /** What a member answered to Cluster.Status, or that it did not. */
@@ -222,6 +239,8 @@ export interface ClusterStatus {
   };
   readonly members: readonly MemberStatus[];
   readonly lastPromotion: HistoryEntry | null;
+  /** A switchover or manual failover scheduled or under way; null: none. */
+  readonly handover: HandoverView | null;
   readonly thresholds: StatusThresholds;
   readonly problems: readonly string[];
 }

@@ -890,6 +890,7 @@ export class HubAgent {
     if (role === this.role && epoch === this.epoch) return;
     this.role = role;
     this.epoch = epoch;
+    this.lastReportAt = 0; // report the new role at the next loop, not up to a report interval later
     this.logger.info({ node: this.settings.name, role, epoch }, 'hub role');
     for (const listener of this.roleListeners) listener(role, epoch);
   }
