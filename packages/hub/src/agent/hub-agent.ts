@@ -699,7 +699,7 @@ export class HubAgent {
     if (this.settings.synchronous === 'on') records.push({ key: SYNC_STANDBY_KEY, value: encodeRecord({ primary: me, standby: null, epoch, at: new Date().toISOString() } satisfies SyncStandby) });
     if (!(await fencedPuts(this.session, epoch, records).catch(() => false))) return this.demote('could not record the promotion in the history', true);
     const started = performance.now();
-    const result = await this.pg.promote(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {});
+    const result = await this.pg.promote({ checkpoint: 'background', ...(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {}) });
     this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started), kind: kind.kind }, 'PostgreSQL promoted');
     await this.becomePrimary(epoch, kind.kind);
   }
