@@ -13,16 +13,10 @@
  * pg_stat_replication on the new primary shows it streaming. At the end, every acknowledged id
  * must be on the final primary. Progress goes to stderr; the last stdout line is one JSON object.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadNodeConfig } from '@hubha/coord';
 import type { CoordClient } from '@hubha/coord';
-import { resolveHubSettings } from '@hubha/hub';
-import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
-import { WRITERS, Writers, firstLogTime, median, round3, stats } from './bench-support.js';
-import { connectStore, pgQuery, readActiveHub, readLease, replication, sleep, waitFor, waitHealthy } from '../../deploy/local/probe.js';
+import type { LocalHubCluster } from '../../deploy/local/local-cluster.js';
+import { WRITERS, Writers, firstLogTime, median, round3, runBench, stats } from './bench-support.js';
+import { pgQuery, readActiveHub, readLease, replication, sleep, waitFor, waitHealthy } from '../../deploy/local/probe.js';
 
 const PROBE_INTERVAL_MS = 100;
 const WRITE_BEFORE_KILL_MS = 2000;
@@ -118,7 +112,7 @@ async function runRound(cluster: LocalHubCluster, store: CoordClient, round: num
   const checkpointMs = typeof promotedLine?.checkpointMs === 'number' ? promotedLine.checkpointMs : null;
   log(
     `round ${round}: first write on ${standby} after ${firstWrite.toFixed(3)} s (lease expired ${phases.lease_expired} s, acquired ${phases.lease_acquired} s, ` +
-      `promoted ${phases.promoted} s${checkpointMs === null ? '' : ` incl. a ${checkpointMs} ms CHECKPOINT after pg_promote`}; ` +
+      `promoted ${phases.promoted} s${checkpointMs === null || checkpointMs === 0 ? '' : ` incl. a ${checkpointMs} ms CHECKPOINT after pg_promote`}; ` +
       `${next.name} published with epoch ${next.epoch}); ${acked.length - ackedBefore} writes acknowledged this round`,
   );
 
@@ -140,59 +134,34 @@ async function runRound(cluster: LocalHubCluster, store: CoordClient, round: num
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, keep: { type: 'boolean', default: false } }, strict: true });
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
-  const dir = await mkdtemp(join(tmpdir(), 'hubha-failover-bench-'));
-  const cluster = await LocalHubCluster.create({ dir, synchronous: 'on', logLevel: 'info' });
-  let store: CoordClient | null = null;
-  try {
-    const hubConfigFile = cluster.configFile(cluster.hubs()[0]!.name);
-    const config = await loadNodeConfig(hubConfigFile);
-    const hubSettings = resolveHubSettings(config, hubConfigFile);
-    log(`cluster in ${dir}; ${rounds} rounds`);
-    cluster.startAll();
-    store = await connectStore(cluster, 3000);
-    const { active } = await waitHealthy(cluster, store, { synchronous: true, timeoutMs: 120_000 });
-    await pgQuery(cluster, active.name, 'CREATE TABLE bench (id bigint PRIMARY KEY, round int NOT NULL, source text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-    let counter = 0;
-    const nextId = (): number => ++counter;
-    const acked: number[] = [];
-    const results: RoundResult[] = [];
-    for (let round = 1; round <= rounds; round++) results.push(await runRound(cluster, store, round, nextId, acked));
-
-    // Every acknowledged write must be on the final primary.
-    const { active: final } = await waitHealthy(cluster, store, { timeoutMs: 60_000 });
-    const found = new Set((await pgQuery<{ id: string }>(cluster, final.name, 'SELECT id::text FROM bench WHERE id = ANY($1::bigint[])', [acked], 30_000)).map((r) => Number(r.id)));
-    const lost = acked.filter((id) => !found.has(id));
-    log(`final primary ${final.name} (epoch ${final.epoch}): ${acked.length} acknowledged writes, ${lost.length} missing${lost.length > 0 ? ` (${lost.slice(0, 20).join(', ')})` : ''}`);
-
-    const phase = (key: keyof RoundResult['phases']): number | null => {
-      const xs = results.map((r) => r.phases[key]).filter((x): x is number => x !== null);
-      return xs.length === results.length ? round3(median(xs)) : null;
-    };
-    const output = {
-      failover: {
-        rounds,
-        ...stats(results.map((r) => r.failover_s)),
-        lost_acked_writes: lost.length,
-        phases_median_s: { lease_expired: phase('lease_expired'), lease_acquired: phase('lease_acquired'), promoted: phase('promoted'), first_write: phase('first_write') },
-      },
-      rejoin: stats(results.map((r) => r.rejoin_s)),
-      settings: {
-        ...hubSettings.timings,
-        synchronous: hubSettings.synchronous,
-        raft: config.raft,
-        writers: WRITERS,
-        probe_interval_ms: PROBE_INTERVAL_MS,
-      },
-    };
-    process.stdout.write(`${JSON.stringify(output)}\n`);
-  } finally {
-    await store?.close().catch(() => undefined);
-    await cluster.destroy({ keep: values.keep === true });
-    if (values.keep === true) log(`kept ${dir}`);
-  }
+  await runBench<RoundResult>(
+    'failover',
+    log,
+    (ctx, round) => runRound(ctx.cluster, ctx.store, round, ctx.nextId, ctx.acked),
+    (ctx, results, lost) => {
+      const phase = (key: keyof RoundResult['phases']): number | null => {
+        const xs = results.map((r) => r.phases[key]).filter((x): x is number => x !== null);
+        return xs.length === results.length ? round3(median(xs)) : null;
+      };
+      const output = {
+        failover: {
+          rounds: ctx.rounds,
+          ...stats(results.map((r) => r.failover_s)),
+          lost_acked_writes: lost,
+          phases_median_s: { lease_expired: phase('lease_expired'), lease_acquired: phase('lease_acquired'), promoted: phase('promoted'), first_write: phase('first_write') },
+        },
+        rejoin: stats(results.map((r) => r.rejoin_s)),
+        settings: {
+          ...ctx.hubSettings.timings,
+          synchronous: ctx.hubSettings.synchronous,
+          raft: ctx.config.raft,
+          writers: WRITERS,
+          probe_interval_ms: PROBE_INTERVAL_MS,
+        },
+      };
+      return [output];
+    },
+  );
 }
 
 main().catch((err: unknown) => {

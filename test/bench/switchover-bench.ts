@@ -14,16 +14,11 @@
  * acknowledged id must be on the final primary. Progress goes to stderr; the last stdout line is
  * one JSON object: {"switchover":{rounds,median_s,min_s,max_s,lost_acked_writes,...},"rejoin":{...}}.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { AdminClient, loadNodeConfig } from '@hubha/coord';
+import { AdminClient } from '@hubha/coord';
 import type { CoordClient } from '@hubha/coord';
-import { resolveHubSettings } from '@hubha/hub';
-import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
-import { connectStore, pgQuery, replication, sleep, waitFor, waitHealthy } from '../../deploy/local/probe.js';
-import { WRITERS, Writers, firstLogTime, median, round3, stats } from './bench-support.js';
+import type { LocalHubCluster } from '../../deploy/local/local-cluster.js';
+import { pgQuery, replication, sleep, waitFor, waitHealthy } from '../../deploy/local/probe.js';
+import { WRITERS, Writers, firstLogTime, median, round3, runBench, stats } from './bench-support.js';
 
 const PROBE_INTERVAL_MS = 10;
 const WRITE_BEFORE_SWITCHOVER_MS = 2000;
@@ -118,52 +113,30 @@ async function runRound(cluster: LocalHubCluster, store: CoordClient, admin: Adm
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, keep: { type: 'boolean', default: false } }, strict: true });
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
-  const dir = await mkdtemp(join(tmpdir(), 'hubha-switchover-bench-'));
-  const cluster = await LocalHubCluster.create({ dir, synchronous: 'on', logLevel: 'info' });
-  let store: CoordClient | null = null;
   const admin = await AdminClient.create({ timeoutMs: 5000 });
   try {
-    const hubConfigFile = cluster.configFile(cluster.hubs()[0]!.name);
-    const config = await loadNodeConfig(hubConfigFile);
-    const hubSettings = resolveHubSettings(config, hubConfigFile);
-    log(`cluster in ${dir}; ${rounds} rounds`);
-    cluster.startAll();
-    store = await connectStore(cluster, 3000);
-    const { active } = await waitHealthy(cluster, store, { synchronous: true, timeoutMs: 120_000 });
-    await pgQuery(cluster, active.name, 'CREATE TABLE bench (id bigint PRIMARY KEY, round int NOT NULL, source text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())');
-    let counter = 0;
-    const nextId = (): number => ++counter;
-    const acked: number[] = [];
-    const results: RoundResult[] = [];
-    for (let round = 1; round <= rounds; round++) results.push(await runRound(cluster, store, admin, round, nextId, acked));
-
-    const { active: final } = await waitHealthy(cluster, store, { timeoutMs: 60_000 });
-    const found = new Set((await pgQuery<{ id: string }>(cluster, final.name, 'SELECT id::text FROM bench WHERE id = ANY($1::bigint[])', [acked], 30_000)).map((r) => Number(r.id)));
-    const lost = acked.filter((id) => !found.has(id));
-    log(`final primary ${final.name} (epoch ${final.epoch}): ${acked.length} acknowledged writes, ${lost.length} missing${lost.length > 0 ? ` (${lost.slice(0, 20).join(', ')})` : ''}`);
-
-    const phase = (key: keyof RoundResult['phases']): number | null => {
-      const xs = results.map((r) => r.phases[key]).filter((x): x is number => x !== null);
-      return xs.length === results.length ? round3(median(xs)) : null;
-    };
-    // The details first, then the summary in exactly the shape the issue asks for, on the last line.
-    const details = {
-      acked_writes: acked.length,
-      phases_median_s: { lease_released: phase('lease_released'), lease_acquired: phase('lease_acquired'), promoted: phase('promoted'), first_write: phase('first_write'), api_returned: phase('api_returned') },
-      rounds: results,
-      settings: { ...hubSettings.timings, synchronous: hubSettings.synchronous, raft: config.raft, writers: WRITERS, probe_interval_ms: PROBE_INTERVAL_MS },
-    };
-    process.stdout.write(`${JSON.stringify({ details })}\n`);
-    const summary = { switchover: { rounds, ...stats(results.map((r) => r.switchover_s)), lost_acked_writes: lost.length }, rejoin: stats(results.map((r) => r.rejoin_s)) };
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    await runBench<RoundResult>(
+      'switchover',
+      log,
+      (ctx, round) => runRound(ctx.cluster, ctx.store, admin, round, ctx.nextId, ctx.acked),
+      (ctx, results, lost) => {
+        const phase = (key: keyof RoundResult['phases']): number | null => {
+          const xs = results.map((r) => r.phases[key]).filter((x): x is number => x !== null);
+          return xs.length === results.length ? round3(median(xs)) : null;
+        };
+        // The details first, then the summary in exactly the shape the issue asks for, on the last line.
+        const details = {
+          acked_writes: ctx.acked.length,
+          phases_median_s: { lease_released: phase('lease_released'), lease_acquired: phase('lease_acquired'), promoted: phase('promoted'), first_write: phase('first_write'), api_returned: phase('api_returned') },
+          rounds: results,
+          settings: { ...ctx.hubSettings.timings, synchronous: ctx.hubSettings.synchronous, raft: ctx.config.raft, writers: WRITERS, probe_interval_ms: PROBE_INTERVAL_MS },
+        };
+        const summary = { switchover: { rounds: ctx.rounds, ...stats(results.map((r) => r.switchover_s)), lost_acked_writes: lost }, rejoin: stats(results.map((r) => r.rejoin_s)) };
+        return [{ details }, summary];
+      },
+    );
   } finally {
     admin.close();
-    await store?.close().catch(() => undefined);
-    await cluster.destroy({ keep: values.keep === true });
-    if (values.keep === true) log(`kept ${dir}`);
   }
 }
 
