@@ -6,6 +6,7 @@ export * from './rpc/definitions.js';
 export * from './server/index.js';
 export * from './client/index.js';
 export * from './records/records.js';
+export * from './records/collect.js';
 export * from './discovery/index.js';
 export * from './http/index.js';
 export * from './status/index.js';

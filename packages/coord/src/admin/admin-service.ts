@@ -6,25 +6,9 @@ import type { CoordClientTls } from '../client/tls.js';
 import { clientCredentials } from '../client/tls.js';
 import type { RpcTransport } from '../client/transport.js';
 import { DEFAULT_CHANNEL_OPTIONS, GrpcTransport, RpcFailure } from '../client/transport.js';
-import type { ActiveHub, HandoverRequest, HistoryEntry, HubReport, Paused, SyncStandby } from '../records/records.js';
-import {
-  ACTIVE_HUB_KEY,
-  ACTIVE_HUB_LEASE,
-  HANDOVER_REQUEST_KEY,
-  HISTORY_PREFIX,
-  KEY_PREFIX,
-  PAUSED_KEY,
-  REPORT_PREFIX,
-  SYNC_STANDBY_KEY,
-  activeHubSchema,
-  encodeRecord,
-  handoverRequestSchema,
-  historyEntrySchema,
-  hubReportSchema,
-  parseRecord,
-  pausedSchema,
-  syncStandbySchema,
-} from '../records/records.js';
+import { HubhaRecordsCollector } from '../records/collect.js';
+import type { HistoryEntry, Paused } from '../records/records.js';
+import { ACTIVE_HUB_LEASE, KEY_PREFIX, PAUSED_KEY, encodeRecord } from '../records/records.js';
 import { clusterService } from '../rpc/definitions.js';
 import { SOFTWARE_VERSION } from '../server/cluster-service.js';
 import type { ApplyOutcome, KeyValue, LeaseInfo, Member } from '../state/types.js';
@@ -294,53 +278,18 @@ export class AdminService {
   readLocal(linearizable = false, barrierError: string | null = null): RecordsRead {
     const state = this.host.state;
     const revision = state.revision;
-    let active: ActiveHub | null = null;
-    let activeModRevision = 0;
-    let sync: SyncStandby | null = null;
-    let paused: Paused | null = null;
-    const reports: HubReport[] = [];
-    const history: HistoryEntry[] = [];
-    let handover: HandoverRequest | null = null;
-    const problems: string[] = [];
+    const collector = new HubhaRecordsCollector();
     let startAfter: string | undefined;
     for (;;) {
       const page = state.range(KEY_PREFIX, MAX_RANGE, startAfter);
-      for (const kv of page.kvs) {
-        if (kv.key === ACTIVE_HUB_KEY) {
-          const parsed = parseRecord(activeHubSchema, kv.key, kv.value);
-          if (!parsed.ok) problems.push(parsed.error);
-          else if (kv.lease === null || kv.lease.name !== ACTIVE_HUB_LEASE || kv.lease.epoch !== parsed.value.epoch) {
-            problems.push(`${kv.key}: must be attached to lease ${ACTIVE_HUB_LEASE} at epoch ${parsed.value.epoch}`);
-          } else {
-            active = parsed.value;
-            activeModRevision = kv.modRevision;
-          }
-        } else if (kv.key === SYNC_STANDBY_KEY) {
-          const parsed = parseRecord(syncStandbySchema, kv.key, kv.value);
-          if (parsed.ok) sync = parsed.value;
-          else problems.push(parsed.error);
-        } else if (kv.key === PAUSED_KEY) {
-          const parsed = parseRecord(pausedSchema, kv.key, kv.value);
-          if (parsed.ok) paused = parsed.value;
-          else problems.push(parsed.error);
-        } else if (kv.key.startsWith(REPORT_PREFIX)) {
-          const parsed = parseRecord(hubReportSchema, kv.key, kv.value);
-          if (parsed.ok) reports.push(parsed.value);
-          else problems.push(parsed.error);
-        } else if (kv.key.startsWith(HISTORY_PREFIX)) {
-          const parsed = parseRecord(historyEntrySchema, kv.key, kv.value);
-          if (parsed.ok) history.push(parsed.value);
-          else problems.push(parsed.error);
-        } else if (kv.key === HANDOVER_REQUEST_KEY) {
-          const parsed = parseRecord(handoverRequestSchema, kv.key, kv.value);
-          if (parsed.ok) handover = parsed.value;
-          else problems.push(parsed.error);
-        }
-      }
+      for (const kv of page.kvs) collector.add(kv);
       const last = page.kvs[page.kvs.length - 1];
       if (!page.more || last === undefined) break;
       startAfter = last.key;
     }
+    const { active: published, sync, paused, reports, history, handover, problems } = collector.result();
+    const active = published?.record ?? null;
+    const activeModRevision = published?.modRevision ?? 0;
     const lease = state.lease(ACTIVE_HUB_LEASE);
     let remainingMs: number | null = null;
     if (lease !== null && this.host.raft.status().role === 'leader') {
