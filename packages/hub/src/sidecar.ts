@@ -10,6 +10,7 @@ import { VipManager } from './vip/manager.js';
 import { toVipControl } from './vip/control.js';
 import { PgBinaries } from './postgres/binaries.js';
 import { PostgresInstance } from './postgres/instance.js';
+import { fenceFastTimeoutFor, replicationTimeoutsFor } from './agent/settings.js';
 import { resolvePgOsUser } from './postgres/os-user.js';
 
 export interface HubSidecar {
@@ -38,6 +39,9 @@ export async function startHubSidecar(config: NodeConfig, configFile: string, lo
     osUser,
     listenAddresses: settings.postgres.listenAddresses,
     superuser: settings.postgres.superuser,
+    // wal_sender_timeout and friends from syncDropAfterMs; the fence's fast attempt within the demotion budget.
+    replication: replicationTimeoutsFor(settings.timings),
+    timeouts: { fenceFastMs: fenceFastTimeoutFor(settings.timings) },
     logger,
   });
   const node = await CoordNode.start({ config, logger });

@@ -6,7 +6,7 @@ import type { PostgresInstance } from '../postgres/instance.js';
 import type { PgSnapshot, PrimarySnapshot } from '../postgres/observe.js';
 import type { ControlData } from '../postgres/controldata.js';
 import { isCleanShutdown } from '../postgres/controldata.js';
-import { formatLsn } from '../postgres/lsn.js';
+import { formatLsn, parseLsn } from '../postgres/lsn.js';
 import { evaluateEligibility } from './eligibility.js';
 import type { Eligibility } from './eligibility.js';
 import { fencedPut, fencedPuts } from './fenced-write.js';
@@ -577,7 +577,34 @@ export class HubAgent {
     }
     const epoch = await this.acquire();
     if (epoch === null) return;
-    await this.promote(epoch, view).catch((err: unknown) => this.promotionFailed(epoch, err));
+    await this.promote(epoch, view, this.automaticFailover(snapshot, view)).catch((err: unknown) => this.promotionFailed(epoch, err));
+  }
+
+  /**
+   * An automatic failover, for its history entry. Asynchronous mode: no upper bound of the loss
+   * is known (dataLossBytes null). How far this standby is behind the former primary's last
+   * report is only a lower bound: that report predates the partition, and the former primary
+   * went on acknowledging writes until it fenced (measured in the lab: 475-873 acknowledged
+   * writes, 85-156 kB of WAL over about 2 s after the cut, with a lag of 0 at the report).
+   */
+  private automaticFailover(snapshot: Extract<PgSnapshot, { up: true }>, view: StoreView): PromotionKind {
+    const from = view.lastPromotion?.to ?? null;
+    const reason = `${from ?? 'no active hub'} lost the lease`;
+    if (this.settings.synchronous !== 'off' || from === null) return { kind: 'failover', reason, skipSyncCheck: false };
+    const report = view.reports.get(from) ?? null;
+    const reported = report?.postgres.lsn ?? null;
+    const received = snapshot.inRecovery ? (snapshot.receiveLsn ?? snapshot.replayLsn) : null;
+    if (report === null || reported === null || received === null) {
+      return { kind: 'failover', reason: `${reason}; asynchronous, data loss unknown (no WAL position of ${from} or of this standby)`, skipSyncCheck: false, dataLossBytes: null };
+    }
+    const behind = parseLsn(reported) - received;
+    const ageMs = Date.now() - Date.parse(report.at);
+    return {
+      kind: 'failover',
+      reason: `${reason}; asynchronous, data loss unknown: at least ${behind > 0n ? behind : 0n} bytes behind ${from}'s last report (${ageMs} ms old), plus whatever ${from} acknowledged after that report until it fenced`,
+      skipSyncCheck: false,
+      dataLossBytes: null,
+    };
   }
 
   /**
