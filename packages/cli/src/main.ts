@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       process.exit(EXIT_FAILED);
     }
     if (err instanceof AdminCallError) {
-      // A member answered "no" (invalid argument, no quorum, not implemented): a refusal. A
+      // A member answered "no" (invalid argument, no quorum, a state that forbids it): a refusal. A
       // deadline or an internal error is no answer: the operation may or may not have happened.
       const refused = err.refused;
       process.stderr.write(`hubha: ${refused ? 'refused' : 'failed'}: ${err.code === '' || err.details.startsWith(`${err.code}:`) ? '' : `${err.code}: `}${err.details}\n`);
