@@ -57,6 +57,7 @@ export async function readLease(client: CoordClient, timeoutMs = 2000): Promise<
 /** One query on a hub's PostgreSQL as the superuser over its unix socket. */
 export async function pgQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(cluster: LocalHubCluster, hub: string, sql: string, params: unknown[] = [], timeoutMs = 5000): Promise<R[]> {
   const client = new pg.Client({ ...cluster.pgSocketConfig(hub), connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, query_timeout: timeoutMs });
+  // A server shutting down (a fence) sends FATAL 57P01, emitted as 'error' outside the query too.
   client.on('error', () => undefined);
   await client.connect();
   try {

@@ -6,8 +6,9 @@ import type { LocalClusterOptions, LocalHubCluster } from '../../deploy/local/lo
 import { DEFAULT_HUB_TIMINGS } from '@hubha/hub';
 
 // One polling helper for the local cluster's scripts and these tests.
-export { sleep, waitFor } from '../../deploy/local/probe.js';
-import { sleep, waitFor } from '../../deploy/local/probe.js';
+/** pgQuery as `query`: one query on a hub's PostgreSQL as the superuser over its unix socket. */
+export { pgQuery as query, sleep, waitFor } from '../../deploy/local/probe.js';
+import { pgQuery as query, sleep, waitFor } from '../../deploy/local/probe.js';
 
 export async function readActiveHub(client: CoordClient): Promise<ActiveHub | null> {
   const res = await client.session('test-reader').get(ACTIVE_HUB_KEY, { timeoutMs: 2000 });
@@ -21,19 +22,6 @@ export async function readSyncStandby(client: CoordClient): Promise<SyncStandby 
   if (res.kv === null) return null;
   const parsed = parseRecord(syncStandbySchema, SYNC_STANDBY_KEY, res.kv.value);
   return parsed.ok ? parsed.value : null;
-}
-
-/** One query on a hub's PostgreSQL as the superuser over its unix socket. */
-export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(cluster: LocalHubCluster, hub: string, sql: string, params: unknown[] = [], timeoutMs = 5000): Promise<R[]> {
-  const client = new pg.Client({ ...cluster.pgSocketConfig(hub), connectionTimeoutMillis: timeoutMs, statement_timeout: timeoutMs, query_timeout: timeoutMs });
-  // A server shutting down (a fence) sends FATAL 57P01, emitted as 'error' outside the query too.
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 /** Waits for a bootstrapped pair: an active hub and the other hub streaming (synchronous when asked). */

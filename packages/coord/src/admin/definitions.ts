@@ -1,4 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
+import { grpcMethod } from '../rpc/definitions.js';
+import type { MessageClass } from '../rpc/definitions.js';
 import { hubha } from '@hubha/proto/admin';
 
 /**
@@ -8,23 +10,10 @@ import { hubha } from '@hubha/proto/admin';
 
 const pb = hubha.admin;
 
-interface MessageClass<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(bytes: Uint8Array): T;
-}
-
 export const ADMIN_SERVICE = 'hubha.admin.Admin';
 
 function method<Req, Res>(name: string, request: MessageClass<Req>, response: MessageClass<Res>, responseStream = false): grpc.MethodDefinition<Req, Res> {
-  return {
-    path: `/${ADMIN_SERVICE}/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (value: Req) => Buffer.from(request.encode(value).finish()),
-    requestDeserialize: (bytes: Buffer) => request.decode(bytes),
-    responseSerialize: (value: Res) => Buffer.from(response.encode(value).finish()),
-    responseDeserialize: (bytes: Buffer) => response.decode(bytes),
-  };
+  return grpcMethod(ADMIN_SERVICE, name, request, response, responseStream);
 }
 
 export const adminService = {

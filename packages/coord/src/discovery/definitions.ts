@@ -1,4 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
+import { grpcMethod } from '../rpc/definitions.js';
+import type { MessageClass } from '../rpc/definitions.js';
 import { hubha } from '@hubha/proto/discovery';
 
 /**
@@ -8,21 +10,8 @@ import { hubha } from '@hubha/proto/discovery';
 
 const pb = hubha.discovery;
 
-interface MessageClass<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(bytes: Uint8Array): T;
-}
-
-function method<Req, Res>(name: string, request: MessageClass<Req>, response: MessageClass<Res>, responseStream: boolean): grpc.MethodDefinition<Req, Res> {
-  return {
-    path: `/${DISCOVERY_SERVICE}/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: (value: Req) => Buffer.from(request.encode(value).finish()),
-    requestDeserialize: (bytes: Buffer) => request.decode(bytes),
-    responseSerialize: (value: Res) => Buffer.from(response.encode(value).finish()),
-    responseDeserialize: (bytes: Buffer) => response.decode(bytes),
-  };
+function method<Req, Res>(name: string, request: MessageClass<Req>, response: MessageClass<Res>, responseStream = false): grpc.MethodDefinition<Req, Res> {
+  return grpcMethod(DISCOVERY_SERVICE, name, request, response, responseStream);
 }
 
 export const DISCOVERY_SERVICE = 'hubha.discovery.Discovery';

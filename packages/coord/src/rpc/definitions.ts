@@ -9,12 +9,14 @@ import { hubha } from '@hubha/proto/coord';
 
 const pb = hubha.coord;
 
-interface MessageClass<T> {
+/** A static protobufjs message class (what the generated code exports per message). */
+export interface MessageClass<T> {
   encode(message: T): { finish(): Uint8Array };
   decode(bytes: Uint8Array): T;
 }
 
-function method<Req, Res>(
+/** One gRPC method of `service`, unary unless `responseStream`; every service of hubha builds its own with it. */
+export function grpcMethod<Req, Res>(
   service: string,
   name: string,
   request: MessageClass<Req>,
@@ -38,32 +40,32 @@ export const WATCH_SERVICE = 'hubha.coord.Watch';
 export const CLUSTER_SERVICE = 'hubha.coord.Cluster';
 
 export const kvService = {
-  Put: method(KV_SERVICE, 'Put', pb.PutRequest, pb.PutResponse),
-  Get: method(KV_SERVICE, 'Get', pb.GetRequest, pb.GetResponse),
-  Range: method(KV_SERVICE, 'Range', pb.RangeRequest, pb.RangeResponse),
-  Delete: method(KV_SERVICE, 'Delete', pb.DeleteRequest, pb.DeleteResponse),
-  DeleteRange: method(KV_SERVICE, 'DeleteRange', pb.DeleteRangeRequest, pb.DeleteRangeResponse),
-  Txn: method(KV_SERVICE, 'Txn', pb.TxnRequest, pb.TxnResponse),
+  Put: grpcMethod(KV_SERVICE, 'Put', pb.PutRequest, pb.PutResponse),
+  Get: grpcMethod(KV_SERVICE, 'Get', pb.GetRequest, pb.GetResponse),
+  Range: grpcMethod(KV_SERVICE, 'Range', pb.RangeRequest, pb.RangeResponse),
+  Delete: grpcMethod(KV_SERVICE, 'Delete', pb.DeleteRequest, pb.DeleteResponse),
+  DeleteRange: grpcMethod(KV_SERVICE, 'DeleteRange', pb.DeleteRangeRequest, pb.DeleteRangeResponse),
+  Txn: grpcMethod(KV_SERVICE, 'Txn', pb.TxnRequest, pb.TxnResponse),
 };
 
 export const leaseService = {
-  Grant: method(LEASE_SERVICE, 'Grant', pb.LeaseGrantRequest, pb.LeaseGrantResponse),
-  KeepAlive: method(LEASE_SERVICE, 'KeepAlive', pb.LeaseKeepAliveRequest, pb.LeaseKeepAliveResponse),
-  Release: method(LEASE_SERVICE, 'Release', pb.LeaseReleaseRequest, pb.LeaseReleaseResponse),
-  List: method(LEASE_SERVICE, 'List', pb.LeaseListRequest, pb.LeaseListResponse),
+  Grant: grpcMethod(LEASE_SERVICE, 'Grant', pb.LeaseGrantRequest, pb.LeaseGrantResponse),
+  KeepAlive: grpcMethod(LEASE_SERVICE, 'KeepAlive', pb.LeaseKeepAliveRequest, pb.LeaseKeepAliveResponse),
+  Release: grpcMethod(LEASE_SERVICE, 'Release', pb.LeaseReleaseRequest, pb.LeaseReleaseResponse),
+  List: grpcMethod(LEASE_SERVICE, 'List', pb.LeaseListRequest, pb.LeaseListResponse),
 };
 
 export const watchService = {
-  Watch: method(WATCH_SERVICE, 'Watch', pb.WatchRequest, pb.WatchResponse, true),
+  Watch: grpcMethod(WATCH_SERVICE, 'Watch', pb.WatchRequest, pb.WatchResponse, true),
 };
 
 export const clusterService = {
-  Status: method(CLUSTER_SERVICE, 'Status', pb.StatusRequest, pb.StatusResponse),
-  MemberList: method(CLUSTER_SERVICE, 'MemberList', pb.MemberListRequest, pb.MemberListResponse),
-  MemberAddLearner: method(CLUSTER_SERVICE, 'MemberAddLearner', pb.MemberAddLearnerRequest, pb.MemberAddLearnerResponse),
-  MemberPromote: method(CLUSTER_SERVICE, 'MemberPromote', pb.MemberPromoteRequest, pb.MemberPromoteResponse),
-  MemberRemove: method(CLUSTER_SERVICE, 'MemberRemove', pb.MemberRemoveRequest, pb.MemberRemoveResponse),
-  TransferLeader: method(CLUSTER_SERVICE, 'TransferLeader', pb.TransferLeaderRequest, pb.TransferLeaderResponse),
+  Status: grpcMethod(CLUSTER_SERVICE, 'Status', pb.StatusRequest, pb.StatusResponse),
+  MemberList: grpcMethod(CLUSTER_SERVICE, 'MemberList', pb.MemberListRequest, pb.MemberListResponse),
+  MemberAddLearner: grpcMethod(CLUSTER_SERVICE, 'MemberAddLearner', pb.MemberAddLearnerRequest, pb.MemberAddLearnerResponse),
+  MemberPromote: grpcMethod(CLUSTER_SERVICE, 'MemberPromote', pb.MemberPromoteRequest, pb.MemberPromoteResponse),
+  MemberRemove: grpcMethod(CLUSTER_SERVICE, 'MemberRemove', pb.MemberRemoveRequest, pb.MemberRemoveResponse),
+  TransferLeader: grpcMethod(CLUSTER_SERVICE, 'TransferLeader', pb.TransferLeaderRequest, pb.TransferLeaderResponse),
 };
 
 /** Trailing metadata keys of refusals (see the conventions in proto/coord.proto). */
