@@ -205,6 +205,7 @@ export class AdminService {
       status: (options) => this.status({ ...options, cachedProbes: true }),
       readRecords: (serializable) => this.readRecords(serializable),
       localValue: (key) => this.localValue(key),
+      localRevision: () => this.host.state.revision,
       onApplied: (listener) => this.onApplied(() => listener()),
       storeClient: () => this.storeClient(),
       wallClock: () => this.wallClock(),

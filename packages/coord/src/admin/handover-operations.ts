@@ -46,6 +46,8 @@ export interface HandoverHost {
   readRecords(serializable: boolean): Promise<RecordsRead>;
   /** This member's applied value of a key (no barrier), for cheap polling while waiting. */
   localValue(key: string): Uint8Array | null;
+  /** The store revision this member has applied (a write acknowledged by the leader may not be here yet). */
+  localRevision(): number;
   onApplied(listener: () => void): () => void;
   storeClient(): Promise<CoordClient>;
   wallClock(): number;
@@ -275,9 +277,11 @@ export class HandoverOperations {
     }
     const now = new Date(this.host.wallClock()).toISOString();
     const request: ReinitRequest = { id: randomUUID(), member, requestedAt: now, by: by === '' ? 'unknown' : by, state: 'requested', error: null, updatedAt: now };
-    await session.put(key, encodeRecord(request));
+    const put = await session.put(key, encodeRecord(request));
     this.host.logger.warn({ member, by: request.by, id: request.id }, 'reinit requested');
     const deadline = performance.now() + REINIT_PICKUP_WAIT_MS;
+    // Until this member has applied the request, its absence here would read as "done".
+    await this.appliedLocally(put.revision, deadline);
     while (performance.now() < deadline) {
       await this.changeOrTimeout(WAIT_POLL_MS);
       const bytes = this.host.localValue(key);
@@ -299,22 +303,25 @@ export class HandoverOperations {
   }
 
   /** Grants the request's lease (its window) and writes the request attached to it. */
-  private async ask(fields: Omit<HandoverRequest, 'id' | 'requestedAt' | 'by' | 'reason' | 'leaseEpoch'>, input: { reason: string; by: string }, windowMs: number): Promise<HandoverRequest> {
+  private async ask(fields: Omit<HandoverRequest, 'id' | 'requestedAt' | 'by' | 'reason' | 'leaseEpoch'>, input: { reason: string; by: string }, windowMs: number): Promise<HandoverRequest & { readonly revision: number }> {
     const id = randomUUID();
     const session = (await this.host.storeClient()).session('admin-handover');
     const grant = await session.leaseGrant({ name: HANDOVER_LEASE, holder: handoverLeaseHolder(id), ttlMs: windowMs });
     if (!grant.granted) throw refuse('handover-in-progress', `a switchover or failover is already under way (${grant.lease?.holder ?? 'unknown'})`);
     const request: HandoverRequest = { ...fields, id, requestedAt: new Date(this.host.wallClock()).toISOString(), by: input.by === '' ? 'unknown' : input.by, reason: input.reason, leaseEpoch: grant.lease.epoch };
-    await session.put(HANDOVER_REQUEST_KEY, encodeRecord(request), { lease: { name: HANDOVER_LEASE, epoch: grant.lease.epoch } });
-    return request;
+    const put = await session.put(HANDOVER_REQUEST_KEY, encodeRecord(request), { lease: { name: HANDOVER_LEASE, epoch: grant.lease.epoch } });
+    return { ...request, revision: put.revision };
   }
 
   /**
    * Waits until a promotion after the request's epoch is in the history, the old primary refuses,
    * or the request's window ends. Then ends the reservation at once (it is no longer needed).
    */
-  private async waitForOutcome(request: HandoverRequest, timeoutMs: number): Promise<{ entry: HistoryEntry | null; ready: HandoverReady | null; why: string }> {
+  private async waitForOutcome(request: HandoverRequest & { readonly revision: number }, timeoutMs: number): Promise<{ entry: HistoryEntry | null; ready: HandoverReady | null; why: string }> {
     const deadline = performance.now() + timeoutMs;
+    // The request was written through the leader; until this member has applied it, its absence
+    // here says nothing (a follower learns of a commit with the next heartbeat).
+    await this.appliedLocally(request.revision, deadline);
     let ready: HandoverReady | null = null;
     let result: { entry: HistoryEntry | null; ready: HandoverReady | null; why: string } | null = null;
     while (result === null) {
@@ -354,7 +361,13 @@ export class HandoverOperations {
     });
   }
 
+  /** Waits (bounded by the deadline) until this member has applied the store's revision. */
+  private async appliedLocally(revision: number, deadline: number): Promise<void> {
+    while (this.host.localRevision() < revision && performance.now() < deadline) await this.changeOrTimeout(WAIT_POLL_MS);
+  }
+
   /** Resolves on the next applied entry or after `ms`, whichever comes first. */
+
   private changeOrTimeout(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
