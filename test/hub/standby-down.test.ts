@@ -15,7 +15,7 @@
  * The standby is made the Raft leader before it is killed, so its loss also costs an election;
  * the cluster runs with ELECTION_SAFE timings (support.ts) so that the active hub outlasts it.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,5 +206,26 @@ describe('standby down in synchronous mode', () => {
     expect((await query<{ n: string }>(cluster, standby, 'SELECT count(*)::text AS n FROM t WHERE id >= 1000 AND id < 1050'))[0]?.n).toBe('50');
 
     console.log(`[standby-down] lagging standby not promoted in 5 s with the lease free (its PostgreSQL ${standbyState}); old primary active again (epoch ${next.epoch}) ${Math.round(activeAgainMs)} ms after its restart; 50/50 writes acknowledged while async present`);
+  }, 60_000);
+
+  it('a standby whose clone was cut short (sidecar killed during pg_basebackup) clones again by itself', async () => {
+    dumpLogsOnFailure(() => cluster);
+    await waitStreaming(cluster, primary, standby, { sync: true, timeoutMs: 30_000 });
+    await cluster.kill(standby, 'SIGKILL');
+    await cluster.killPostgres(standby);
+    // What a killed clone leaves: a directory that looks like a data directory but cannot be
+    // used (here without pg_control), and the marker the clone writes before it starts.
+    const dataDir = cluster.pgDataDir(standby);
+    await rm(join(dataDir, 'global', 'pg_control'));
+    await writeFile(`${dataDir}.clone-incomplete`, 'test: a clone cut short\n');
+    await query(cluster, primary, 'INSERT INTO t VALUES (3000)');
+    const restartedAt = performance.now();
+    cluster.start(standby);
+    await waitStreaming(cluster, primary, standby, { sync: true, timeoutMs: 45_000 });
+    const streamingMs = performance.now() - restartedAt;
+    expect((await query(cluster, standby, 'SELECT 1 FROM t WHERE id = 3000')).length).toBe(1);
+    expect(await logLines(cluster, standby, 'data directory of an interrupted clone wiped')).toHaveLength(1);
+    await expect(access(`${dataDir}.clone-incomplete`)).rejects.toThrow();
+    console.log(`[standby-down] interrupted clone replaced: streaming again ${Math.round(streamingMs)} ms after the sidecar's restart`);
   }, 60_000);
 });

@@ -210,6 +210,27 @@ describe('PostgresInstance with real PostgreSQL 15', () => {
     await expect(node1.dropSlot('node2')).rejects.toMatchObject({ code: 'SLOT_ACTIVE' });
   });
 
+  it('an interrupted clone is marked, never taken for a data directory, and replaced by the next clone', async () => {
+    const node3 = await lab.node('node3');
+    await node1.createSlot('node3');
+    try {
+      // pg_basebackup killed by its timeout half-way (as if the sidecar died during the copy).
+      await expect(node3.cloneFrom(source(node1, 'node3'), { timeoutMs: 30 })).rejects.toMatchObject({ code: 'CLONE_FAILED' });
+      expect(await node3.cloneIncomplete()).toBe(true);
+      // Whatever it left (here: a real-looking PG_VERSION) is ours to replace, without wipe.
+      await mkdir(node3.dataDir, { recursive: true });
+      await writeFile(join(node3.dataDir, 'PG_VERSION'), '15\n');
+      await node3.cloneFrom(source(node1, 'node3'));
+      expect(await node3.cloneIncomplete()).toBe(false);
+      expect(await readFile(join(node3.dataDir, 'standby.signal'), 'utf8')).toBe('');
+      // A finished clone is protected again.
+      await expect(node3.cloneFrom(source(node1, 'node3'))).rejects.toMatchObject({ code: 'DATA_DIR_NOT_EMPTY' });
+    } finally {
+      // The clone's walsender may take a moment to go away after pg_basebackup exits.
+      await eventually('slot node3 dropped', () => node1.dropSlot('node3').then(() => true, () => undefined));
+    }
+  });
+
   it('synchronous replication: a commit waits while the sync standby is down, and is released by setSynchronousStandbys([])', async () => {
     const set = await node1.setSynchronousStandbys(['node2']);
     expect(set).toMatchObject({ value: 'FIRST 1 ("node2")', applied: 'now' });

@@ -508,6 +508,12 @@ export class HubAgent {
     const reinit = view.reinit.get(me);
     if (reinit !== undefined && reinit.state === 'requested' && active !== null) return this.reinitFrom(reinit, active);
     const part = handoverPart(view, me, Date.now(), null);
+    if (await this.pg.cloneIncomplete()) {
+      // A clone cut short (sidecar killed, pg_basebackup failed half-way): what it left must
+      // never be started; clone again as soon as there is an active hub.
+      if (active !== null) await this.cloneFrom(active);
+      return;
+    }
     if (!(await this.hasData())) {
       if (active !== null) await this.cloneFrom(active);
       else if (view.lastPromotion === null && view.lease === null && view.paused === null) await this.tryBootstrap();

@@ -185,6 +185,11 @@ export class PostgresInstance {
   readonly listenAddresses: readonly string[];
   readonly logFile: string;
   readonly pgpassFile: string;
+  /**
+   * Present from the start of a clone until the standby is fully set up: a clone cut short (the
+   * sidecar killed, pg_basebackup timed out) leaves a data directory that looks real but is not.
+   */
+  readonly cloneMarkerFile: string;
   readonly binaries: PgBinaries;
   readonly osUser: PgOsUser;
   readonly timeouts: PgTimeouts;
@@ -207,6 +212,7 @@ export class PostgresInstance {
     const sibling = (suffix: string): string => join(dirname(this.dataDir), `${basename(this.dataDir)}${suffix}`);
     this.logFile = absolute('logFile', options.logFile ?? sibling('.log'));
     this.pgpassFile = absolute('pgpassFile', options.pgpassFile ?? sibling('.pgpass'));
+    this.cloneMarkerFile = sibling('.clone-incomplete');
     this.binaries = options.binaries;
     this.osUser = options.osUser;
     this.timeouts = { ...DEFAULT_PG_TIMEOUTS, ...options.timeouts };
@@ -607,6 +613,14 @@ export class PostgresInstance {
     return this.#exclusive('cloneFrom', () => this.#cloneUnlocked(source, options));
   }
 
+  /**
+   * A clone of ours began and did not finish: the data directory (if any) must not be started,
+   * followed or rewound; cloneFrom replaces it without being asked to wipe.
+   */
+  cloneIncomplete(): Promise<boolean> {
+    return pathExists(this.cloneMarkerFile);
+  }
+
   /** Wipes the data directory and clones it again (the answer to REWIND_FAILED). Explicit only. */
   reclone(source: ReplicationSource, options: { timeoutMs?: number } = {}): Promise<{ durationMs: number }> {
     return this.#exclusive('reclone', () => this.#cloneUnlocked(source, { ...options, wipe: true }));
@@ -618,18 +632,21 @@ export class PostgresInstance {
     const password = await readPasswordFile(source.passwordFile);
     const state = await dirState(this.dataDir);
     if (state === 'non-empty') {
-      if (options.wipe !== true) {
+      // What an interrupted clone of ours left is ours to replace, whatever it looks like.
+      const interrupted = await this.cloneIncomplete();
+      if (options.wipe !== true && !interrupted) {
         throw new PgManagerError('DATA_DIR_NOT_EMPTY', `cloneFrom: ${this.dataDir} is not empty (pass wipe: true, or use reclone(), to replace it)`);
       }
-      if (!(await pathExists(join(this.dataDir, 'PG_VERSION'))) && !(await pathExists(join(this.dataDir, 'backup_label')))) {
+      if (!interrupted && !(await pathExists(join(this.dataDir, 'PG_VERSION'))) && !(await pathExists(join(this.dataDir, 'backup_label')))) {
         throw new PgManagerError('NOT_A_DATA_DIR', `refusing to wipe ${this.dataDir}: it does not look like a PostgreSQL data directory`);
       }
       await this.#assertStopped('cloneFrom');
       await wipeDirContents(this.dataDir);
-      this.#log.warn({ dataDir: this.dataDir }, 'data directory wiped for a re-clone');
+      this.#log.warn({ dataDir: this.dataDir, interrupted }, interrupted ? 'data directory of an interrupted clone wiped' : 'data directory wiped for a re-clone');
     }
     await ensureDir(this.dataDir, 0o700, this.osUser);
     await this.#writePgpass(source.user, password);
+    await writeFileAtomic(this.cloneMarkerFile, `${new Date().toISOString()} ${source.host}:${source.port}\n`, 0o600, this.osUser);
     try {
       await this.#runner.run({
         command: this.binaries.path('pg_basebackup'),
@@ -654,6 +671,7 @@ export class PostgresInstance {
       primaryConninfo: primaryConninfo(source, this.nodeName, this.pgpassFile),
       primarySlotName: source.slot,
     });
+    await rm(this.cloneMarkerFile, { force: true });
     const durationMs = Date.now() - t0;
     this.#log.info({ source: `${source.host}:${source.port}`, slot: source.slot, durationMs }, 'cloned');
     return { durationMs };
