@@ -28,14 +28,7 @@ export async function readSyncStandby(client: CoordClient): Promise<SyncStandby 
 export async function waitHealthy(cluster: LocalHubCluster, client: CoordClient, options: { synchronous?: boolean; timeoutMs?: number } = {}): Promise<{ active: ActiveHub; standby: string }> {
   const active = await waitFor('an active hub', () => readActiveHub(client), options.timeoutMs ?? 60_000);
   const standby = cluster.hubs().find((h) => h.name !== active.name)!.name;
-  await waitFor(
-    `${standby} streaming from ${active.name}`,
-    async () => {
-      const rows = await query<{ application_name: string; state: string; sync_state: string }>(cluster, active.name, 'SELECT application_name, state, sync_state FROM pg_stat_replication');
-      return rows.some((r) => r.application_name === standby && r.state === 'streaming' && (options.synchronous !== true || r.sync_state === 'sync'));
-    },
-    options.timeoutMs ?? 60_000,
-  );
+  await waitStreaming(cluster, active.name, standby, { sync: options.synchronous === true, timeoutMs: options.timeoutMs ?? 60_000 });
   if (options.synchronous === true) await waitFor('the synchronous standby recorded', async () => (await readSyncStandby(client))?.standby === standby, 10_000);
   return { active, standby };
 }
@@ -83,15 +76,21 @@ export async function isWritablePrimary(cluster: LocalHubCluster, hub: string): 
 
 /** Waits until `standby` streams from `primary` (and is its synchronous standby when asked). */
 export async function waitStreaming(cluster: LocalHubCluster, primary: string, standby: string, options: { sync?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  let seen = `no row for ${standby}`;
   await waitFor(
     `${standby} streaming from ${primary}${options.sync === true ? ' (sync)' : ''}`,
     async () => {
       const rows = await query<{ application_name: string; state: string; sync_state: string }>(cluster, primary, 'SELECT application_name, state, sync_state FROM pg_stat_replication', [], 2000);
-      return rows.some((r) => r.application_name === standby && r.state === 'streaming' && (options.sync !== true || r.sync_state === 'sync'));
+      const row = rows.find((r) => r.application_name === standby);
+      seen = row === undefined ? `no row for ${standby}` : `${row.state}/${row.sync_state}`;
+      return row !== undefined && row.state === 'streaming' && (options.sync !== true || row.sync_state === 'sync');
     },
     options.timeoutMs ?? 60_000,
     200,
-  );
+  ).catch(async (err: unknown) => {
+    // The failure message is what CI keeps: what was seen, and what the standby's sidecar said.
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; pg_stat_replication on ${primary}: ${seen}; ${standby}'s last warnings:\n${await recentTrouble(cluster, standby)}`, { cause: err });
+  });
 }
 
 /** The active-hub lease as the store reports it (null when free). */
@@ -225,6 +224,13 @@ export async function moveRaftLeader(cluster: LocalHubCluster, client: CoordClie
  * When the calling test fails (a timeout included), prints the last lines of every member's log,
  * condensed, so that a rare failure can be understood from the test output alone.
  */
+/** A member's last warnings and errors, one short line each (for failure messages). */
+export async function recentTrouble(cluster: LocalHubCluster, name: string, lines = 8): Promise<string> {
+  const entries = (await cluster.logs(name).catch(() => [])).filter((l) => Number(l.level) >= 40).slice(-lines);
+  if (entries.length === 0) return '  (none)';
+  return entries.map((l) => `  ${new Date(Number(l.time)).toISOString().slice(11, 23)} ${String(l.msg)} ${JSON.stringify({ ...l, time: undefined, msg: undefined, level: undefined, pid: undefined, hostname: undefined }).slice(0, 240)}`).join('\n');
+}
+
 export function dumpLogsOnFailure(cluster: () => LocalHubCluster | undefined, lines = 40): void {
   onTestFailed(async () => {
     const c = cluster();
