@@ -7,26 +7,16 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import { NamedProcesses, readJsonLog } from './named-processes.js';
+import { freePort } from './ports.js';
+
+export { freePort } from './ports.js';
 
 export const HUBHA_CLI = resolve(import.meta.dirname, '../../packages/cli/dist/main.js');
 export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 export interface LocalMember {
   readonly name: string;

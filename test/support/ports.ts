@@ -1,14 +1,2 @@
-import { createServer } from 'node:net';
-
-/** A free TCP port on 127.0.0.1 (bound, then released: good enough for tests on one machine). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// One allocator for every test: below the ephemeral range (see deploy/local/ports.ts).
+export { freePort } from '../../deploy/local/ports.js';

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,6 +9,10 @@ import { TRANSFER_CONTEXT, makeMessage } from '../src/core/messages.js';
 import type { Message, NodeId } from '../src/core/types.js';
 import { EntryType, MessageType } from '../src/core/types.js';
 import type { TransportHandlers } from '../src/transport/transport.js';
+import { freePort } from '../../../test/support/ports.js';
+
+/** The one port allocator of the tests (below the ephemeral range). */
+export { freePort };
 
 export interface LogRecord {
   readonly level: number;
@@ -106,19 +109,6 @@ export function heartbeat(from: NodeId, to: NodeId, commit: number, context = ne
 }
 
 export const byType = (ms: readonly Message[]): Message[] => [...ms].sort((x, y) => x.type.localeCompare(y.type));
-
-/** A port that was free a moment ago (for a peer that starts later on a known address). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Pki {
   readonly dir: string;
