@@ -46,6 +46,8 @@ export type NodeRefusal =
   | 'outcome-unknown'
   | 'closed'
   | 'no-leader'
+  /** A read was waiting for a leader that no longer leads: safe to retry (on the new leader). */
+  | 'leader-changed'
   | string;
 
 export type ProposeOutcome<R> =
@@ -110,6 +112,12 @@ export class RaftNode<R = unknown> {
   private appliedIndex: number;
   private readonly proposals = new Waiters<{ term: number; resolve: (outcome: ProposeOutcome<R>) => void }>();
   private readonly reads = new Map<string, (outcome: ReadOutcome) => void>();
+  /**
+   * Reads not yet confirmed by a leader (no ReadState yet). A leader change means they never
+   * will be — the old leader is gone or no longer leads — so they are refused at once with
+   * 'leader-changed' (retryable) instead of waiting out their deadline.
+   */
+  private readonly unconfirmedReads = new Set<string>();
   private readonly appliedWaiters: { index: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly fatalListeners = new Set<(err: Error) => void>();
   private readonly leaderListeners = new Set<(change: LeaderChange) => void>();
@@ -181,9 +189,8 @@ export class RaftNode<R = unknown> {
       if (this.failedOrClosed(resolve)) return;
       if (this.reads.size >= MAX_WAITERS) return resolve(this.refusal('overloaded'));
       const key = `${this.options.id}:${this.readNonce}:${this.nextReadId++}`;
-      const timer = this.scheduler.after(timeoutMs, () => {
-        if (this.reads.delete(key)) resolve(this.refusal('timeout'));
-      });
+      const timer = this.scheduler.after(timeoutMs, () => this.settleRead(key, this.refusal('timeout')));
+      this.unconfirmedReads.add(key);
       this.reads.set(key, (outcome) => {
         timer.cancel();
         resolve(outcome);
@@ -390,6 +397,7 @@ export class RaftNode<R = unknown> {
     if (membershipChanged) transport.setPeers(this.peersWithoutSelf());
     for (const read of rd.readStates) {
       const key = new TextDecoder().decode(read.context);
+      this.unconfirmedReads.delete(key); // confirmed: it completes whoever leads from now on
       void this.waitApplied(read.index).then(
         () => this.settleRead(key, { ok: true, index: read.index }),
         () => this.settleRead(key, this.refusal('closed')),
@@ -411,6 +419,7 @@ export class RaftNode<R = unknown> {
     this.lastLeader = leader;
     this.lastTerm = term;
     this.logger.info({ node: this.options.id, term, leader: leader || null, previousLeader: previous || null, role }, leader === NO_NODE ? 'no leader' : 'leader changed');
+    for (const key of [...this.unconfirmedReads]) this.settleRead(key, this.refusal('leader-changed'));
     for (const listener of this.leaderListeners) listener({ leader, role, term });
   }
 
@@ -435,6 +444,7 @@ export class RaftNode<R = unknown> {
   }
 
   private settleRead(key: string, outcome: ReadOutcome): void {
+    this.unconfirmedReads.delete(key);
     const resolve = this.reads.get(key);
     if (resolve === undefined) return;
     this.reads.delete(key);
