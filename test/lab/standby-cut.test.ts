@@ -32,11 +32,13 @@ describe.skipIf(!permitted)('the synchronous standby cut off, alive', () => {
     // The managed setting is in force on both hubs (each rewrote its managed file at its start).
     const want = replicationTimeoutsFor({ syncDropAfterMs: LAB_TIMINGS.timings!.syncDropAfterMs! });
     for (const hub of [active, standby]) {
-      const [row] = await lc.sql<{ s: string; r: string; i: string }>(
+      const [row] = await lc.sql<{ s: string; r: string; i: string; w: string }>(
         hub,
-        "SELECT current_setting('wal_sender_timeout') AS s, current_setting('wal_receiver_timeout') AS r, current_setting('wal_receiver_status_interval') AS i",
+        "SELECT current_setting('wal_sender_timeout') AS s, current_setting('wal_receiver_timeout') AS r, current_setting('wal_receiver_status_interval') AS i, current_setting('wal_retrieve_retry_interval') AS w",
       );
-      expect(row).toEqual({ s: `${want.walSenderTimeoutMs / 1000}s`, r: `${want.walReceiverTimeoutMs / 1000}s`, i: `${want.walReceiverStatusIntervalS}s` });
+      // PostgreSQL shows whole seconds in s, the rest in ms.
+      const ms = (v: number): string => (v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`);
+      expect(row).toEqual({ s: ms(want.walSenderTimeoutMs), r: ms(want.walReceiverTimeoutMs), i: `${want.walReceiverStatusIntervalS}s`, w: ms(want.walRetrieveRetryIntervalMs) });
     }
     // Not the Raft leader on the standby: its isolation should cost no election here.
     await lc.moveRaftLeader('witness');

@@ -27,9 +27,9 @@ const NODE = { nodeName: 'hub1', port: 5432, listenAddresses: ['127.0.0.1'], soc
 describe('replication timeouts from the hub timings', () => {
   it('wal_sender_timeout is syncDropAfterMs within [2 s, 60 s]; the defaults are the default timings', () => {
     expect(replicationTimeoutsFor(DEFAULT_HUB_TIMINGS)).toEqual(DEFAULT_REPLICATION_TIMEOUTS);
-    expect(replicationTimeoutsFor({ syncDropAfterMs: 0 })).toEqual({ walSenderTimeoutMs: 2000, walReceiverTimeoutMs: 2000, walReceiverStatusIntervalS: 1 });
-    expect(replicationTimeoutsFor({ syncDropAfterMs: 10_000 })).toEqual({ walSenderTimeoutMs: 10_000, walReceiverTimeoutMs: 10_000, walReceiverStatusIntervalS: 2 });
-    expect(replicationTimeoutsFor({ syncDropAfterMs: 3_600_000 })).toEqual({ walSenderTimeoutMs: 60_000, walReceiverTimeoutMs: 60_000, walReceiverStatusIntervalS: 15 });
+    expect(replicationTimeoutsFor({ syncDropAfterMs: 0 })).toEqual({ walSenderTimeoutMs: 2000, walReceiverTimeoutMs: 2000, walReceiverStatusIntervalS: 1, walRetrieveRetryIntervalMs: 1000 });
+    expect(replicationTimeoutsFor({ syncDropAfterMs: 10_000 })).toEqual({ walSenderTimeoutMs: 10_000, walReceiverTimeoutMs: 10_000, walReceiverStatusIntervalS: 2, walRetrieveRetryIntervalMs: 5000 });
+    expect(replicationTimeoutsFor({ syncDropAfterMs: 3_600_000 })).toEqual({ walSenderTimeoutMs: 60_000, walReceiverTimeoutMs: 60_000, walReceiverStatusIntervalS: 15, walRetrieveRetryIntervalMs: 5000 });
     for (const ms of [0, 1999, 2000, 2001, 3999, 4000, 7999, 8000, 59_999, 61_000]) {
       expect(() => validateReplicationTimeouts(replicationTimeoutsFor({ syncDropAfterMs: ms }))).not.toThrow();
     }
@@ -42,13 +42,16 @@ describe('replication timeouts from the hub timings', () => {
     expect(() => validateReplicationTimeouts({ ...ok, walSenderTimeoutMs: 2000.5 })).toThrow(/walSenderTimeoutMs/);
     expect(() => validateReplicationTimeouts({ ...ok, walReceiverStatusIntervalS: 2 })).toThrow(/walReceiverStatusIntervalS/);
     expect(() => validateReplicationTimeouts({ ...ok, walReceiverStatusIntervalS: 0 })).toThrow(/walReceiverStatusIntervalS/);
+    expect(() => validateReplicationTimeouts({ ...ok, walRetrieveRetryIntervalMs: 0 })).toThrow(/walRetrieveRetryIntervalMs/);
+    expect(() => validateReplicationTimeouts({ ...ok, walRetrieveRetryIntervalMs: 60_000 })).toThrow(/walRetrieveRetryIntervalMs/);
   });
 
   it('the managed file carries them (with units); parsing it back ignores them like the other node settings', () => {
-    const text = renderManagedConf({ ...NODE, replication: { walSenderTimeoutMs: 5000, walReceiverTimeoutMs: 6000, walReceiverStatusIntervalS: 1 } }, RT);
+    const text = renderManagedConf({ ...NODE, replication: { walSenderTimeoutMs: 5000, walReceiverTimeoutMs: 6000, walReceiverStatusIntervalS: 1, walRetrieveRetryIntervalMs: 700 } }, RT);
     expect(text).toContain("wal_sender_timeout = '5000ms'\n");
     expect(text).toContain("wal_receiver_timeout = '6000ms'\n");
     expect(text).toContain("wal_receiver_status_interval = '1s'\n");
+    expect(text).toContain("wal_retrieve_retry_interval = '700ms'\n");
     expect(parseManagedConf(text)).toEqual(RT);
     expect(renderManagedConf(NODE, RT)).toContain("wal_sender_timeout = '2000ms'\n");
     expect(() => renderManagedConf({ ...NODE, replication: { ...DEFAULT_REPLICATION_TIMEOUTS, walSenderTimeoutMs: 0 } }, RT)).toThrow(/walSenderTimeoutMs/);
@@ -69,6 +72,7 @@ describe('replication timeouts from the hub timings', () => {
       'wal_sender_timeout: managed by hubha and derived from hub.timings.syncDropAfterMs (5000 ms gives wal_sender_timeout = 5000ms); remove it here and change hub.timings.syncDropAfterMs instead',
     ]);
     expect(postgresSettingsProblems({ wal_receiver_status_interval: 10 }, DEFAULT_HUB_TIMINGS)[0]).toMatch(/wal_receiver_status_interval = 1s/);
+    expect(postgresSettingsProblems({ wal_retrieve_retry_interval: '5s' }, DEFAULT_HUB_TIMINGS)[0]).toMatch(/wal_retrieve_retry_interval = 1000ms/);
     expect(postgresSettingsProblems({ port: 5433 }, DEFAULT_HUB_TIMINGS)).toEqual(['port: managed by hubha (set from hub.postgres.port); remove it here']);
     expect(postgresSettingsProblems({ WAL_SENDER_TIMEOUT: '60s' }, DEFAULT_HUB_TIMINGS)[0]).toMatch(/not a PostgreSQL parameter name/);
   });

@@ -119,12 +119,16 @@ export const WAL_SENDER_TIMEOUT_RANGE_MS = { min: 2000, max: 60_000 } as const;
  * above PostgreSQL's own default of 60 s. The standby detects a silent primary after the same
  * time (wal_receiver_timeout: it then reconnects, rather than sitting on a dead connection after
  * a partition heals) and reports a quarter of it (at least every second), so the primary hears
- * from a live standby several times per window even when no WAL flows.
+ * from a live standby several times per window even when no WAL flows. A standby whose primary
+ * went away tries again after half of it (at most 5 s, PostgreSQL's default): synchronous
+ * commits wait for that reconnection after the primary's PostgreSQL restarts.
  */
 export function replicationTimeoutsFor(t: Pick<HubTimings, 'syncDropAfterMs'>): ReplicationTimeouts {
   const { min, max } = WAL_SENDER_TIMEOUT_RANGE_MS;
   const senderMs = Math.min(max, Math.max(min, Math.round(t.syncDropAfterMs)));
-  return { walSenderTimeoutMs: senderMs, walReceiverTimeoutMs: senderMs, walReceiverStatusIntervalS: Math.max(1, Math.floor(senderMs / 4000)) };
+  // Reconnect attempts come at half the receiver timeout (1 s by default), at most PostgreSQL's 5 s.
+  const retryMs = Math.min(5000, Math.round(senderMs / 2));
+  return { walSenderTimeoutMs: senderMs, walReceiverTimeoutMs: senderMs, walReceiverStatusIntervalS: Math.max(1, Math.floor(senderMs / 4000)), walRetrieveRetryIntervalMs: retryMs };
 }
 
 /**

@@ -128,6 +128,7 @@ export function postgresSettingsProblems(settings: Readonly<Record<string, unkno
     wal_sender_timeout: `${repl.walSenderTimeoutMs}ms`,
     wal_receiver_timeout: `${repl.walReceiverTimeoutMs}ms`,
     wal_receiver_status_interval: `${repl.walReceiverStatusIntervalS}s`,
+    wal_retrieve_retry_interval: `${repl.walRetrieveRetryIntervalMs}ms`,
   };
   for (const key of Object.keys(settings)) {
     if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/.test(key)) {

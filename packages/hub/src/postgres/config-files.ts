@@ -61,6 +61,12 @@ export interface ReplicationTimeouts {
   readonly walReceiverTimeoutMs: number;
   /** Standby: sends its positions at least this often, so the primary never sees a live standby silent. */
   readonly walReceiverStatusIntervalS: number;
+  /**
+   * Standby: after a failed connection to its primary (restarting, just promoted, partitioned),
+   * the wait before the next attempt. PostgreSQL's default of 5 s holds synchronous commits that
+   * long after the primary's PostgreSQL restarts, and delays streaming after a heal.
+   */
+  readonly walRetrieveRetryIntervalMs: number;
 }
 
 /** What replicationTimeoutsFor(DEFAULT_HUB_TIMINGS) gives (a test keeps the two equal). */
@@ -68,10 +74,14 @@ export const DEFAULT_REPLICATION_TIMEOUTS: ReplicationTimeouts = {
   walSenderTimeoutMs: 2000,
   walReceiverTimeoutMs: 2000,
   walReceiverStatusIntervalS: 1,
+  walRetrieveRetryIntervalMs: 1000,
 };
 
 /** Bounds of the replication timeouts; below 1 s a loaded machine disconnects live standbys. */
 export const REPLICATION_TIMEOUT_BOUNDS_MS = { min: 1000, max: 3_600_000 } as const;
+
+/** Bounds of the retry interval: not a busy loop of connection attempts, not over PostgreSQL's 5 s default. */
+export const RETRIEVE_RETRY_BOUNDS_MS = { min: 100, max: 5000 } as const;
 
 /**
  * Checks the timeouts: integers within REPLICATION_TIMEOUT_BOUNDS_MS (0, PostgreSQL's "never",
@@ -90,6 +100,10 @@ export function validateReplicationTimeouts(r: ReplicationTimeouts): Replication
   const s = r.walReceiverStatusIntervalS;
   if (!Number.isInteger(s) || s < 1 || s * 1000 > r.walSenderTimeoutMs / 2) {
     throw new PgManagerError('INVALID_ARGUMENT', `walReceiverStatusIntervalS must be an integer in [1, walSenderTimeoutMs / 2000], got ${String(s)}`);
+  }
+  const retry = r.walRetrieveRetryIntervalMs;
+  if (!Number.isInteger(retry) || retry < RETRIEVE_RETRY_BOUNDS_MS.min || retry > RETRIEVE_RETRY_BOUNDS_MS.max) {
+    throw new PgManagerError('INVALID_ARGUMENT', `walRetrieveRetryIntervalMs must be an integer in [${RETRIEVE_RETRY_BOUNDS_MS.min}, ${RETRIEVE_RETRY_BOUNDS_MS.max}], got ${String(retry)}`);
   }
   return r;
 }
@@ -110,7 +124,7 @@ const RUNTIME_KEYS = {
   synchronous_standby_names: 'synchronousStandbyNames',
   default_transaction_read_only: 'defaultTransactionReadOnly',
 } as const;
-const REPLICATION_KEYS = ['wal_sender_timeout', 'wal_receiver_timeout', 'wal_receiver_status_interval'] as const;
+const REPLICATION_KEYS = ['wal_sender_timeout', 'wal_receiver_timeout', 'wal_receiver_status_interval', 'wal_retrieve_retry_interval'] as const;
 const NODE_KEYS = ['listen_addresses', 'port', 'unix_socket_directories', 'cluster_name', ...REPLICATION_KEYS] as const;
 
 /** The managed keys derived from the hub's timings (not from its addresses or state). */
@@ -131,6 +145,7 @@ export function renderManagedConf(node: NodeSettings, rt: RuntimeSettings): stri
     `wal_sender_timeout = ${quoteGucValue(`${repl.walSenderTimeoutMs}ms`)}`,
     `wal_receiver_timeout = ${quoteGucValue(`${repl.walReceiverTimeoutMs}ms`)}`,
     `wal_receiver_status_interval = ${quoteGucValue(`${repl.walReceiverStatusIntervalS}s`)}`,
+    `wal_retrieve_retry_interval = ${quoteGucValue(`${repl.walRetrieveRetryIntervalMs}ms`)}`,
     `primary_conninfo = ${quoteGucValue(rt.primaryConninfo)}`,
     `primary_slot_name = ${quoteGucValue(rt.primarySlotName)}`,
     `synchronous_standby_names = ${quoteGucValue(rt.synchronousStandbyNames)}`,
