@@ -77,7 +77,7 @@ describe('the status page in headless Chromium', () => {
     expect(await page.locator('tr[data-member="witness"] td[data-field="kind"]').textContent()).toBe('witness');
     await page.locator(`[data-testid="history"] li[data-kind="bootstrap"][data-to="${active.name}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
     // Marks this document: a reload would lose the mark.
-    await page.evaluate(() => ((window as unknown as { hubhaTestMark: number }).hubhaTestMark = 42));
+    await page.evaluate(() => ((globalThis as unknown as { hubhaTestMark: number }).hubhaTestMark = 42));
 
     // 2. Failover: the page follows by itself.
     await cluster.kill(active.name, 'SIGKILL');
@@ -88,7 +88,7 @@ describe('the status page in headless Chromium', () => {
     await page.locator(`tr[data-member="${active.name}"][data-health="red"]`).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.locator(`[data-testid="reasons"] li[data-code="member-unreachable"][data-member="${active.name}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.locator('[data-testid="ha-state"][data-state="degraded"]').waitFor({ timeout: UI_TIMEOUT_MS });
-    expect(await page.evaluate(() => (window as unknown as { hubhaTestMark?: number }).hubhaTestMark)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { hubhaTestMark?: number }).hubhaTestMark)).toBe(42);
 
     // 3. The page's own member goes away: unreachable, with the last data still shown.
     await cluster.kill('witness', 'SIGKILL');
@@ -99,7 +99,7 @@ describe('the status page in headless Chromium', () => {
     cluster.start('witness');
     await waitText(page, 'connection', 'live');
     await waitText(page, 'active-hub-name', standby);
-    expect(await page.evaluate(() => (window as unknown as { hubhaTestMark?: number }).hubhaTestMark)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { hubhaTestMark?: number }).hubhaTestMark)).toBe(42);
 
     expect(problems).toEqual([]);
     await page.close();

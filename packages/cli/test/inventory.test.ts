@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus, MemberStatus } from '@hubha/coord';
+import { reasonKey } from '@hubha/coord';
 import { activeHubIp, haStatusOf, inventoryFacts, inventoryVariables, unreachableFacts } from '../src/inventory/facts.js';
 import { MAX_LIST_BYTES, MAX_VALUE_BYTES, formatModuleProtocol, listElement, listValue, scalarValue } from '../src/inventory/module-protocol.js';
 
@@ -151,8 +152,8 @@ describe('inventory facts', () => {
       state: 'degraded',
       paused: { paused: true, by: 'ops', at: 'x', reason: 'upgrade' },
       reasons: [
-        { code: 'paused', member: null, message: 'paused by ops (upgrade)', since: 'x' },
-        { code: 'standby-not-streaming', member: 'hub2', message: 'hub2 is not streaming from hub1', since: 'x' },
+        { code: 'paused', member: null, message: 'paused by ops (upgrade)', since: 'x', key: reasonKey('paused', null) },
+        { code: 'standby-not-streaming', member: 'hub2', message: 'hub2 is not streaming from hub1', since: 'x', key: reasonKey('standby-not-streaming', 'hub2') },
       ],
     });
     const facts = inventoryFacts(s, 'hub2');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { hubha } from '@hubha/proto/admin';
 import { describe, expect, it } from 'vitest';
-import type { ClusterStatus, HubReport, RecordsRead, StatusInput, StatusRecords } from '../src/index.js';
+import type { ClusterStatus, HubReport, RecordsRead, StatusRecords } from '../src/index.js';
 import {
   DEFAULT_THRESHOLDS,
   MalformedAdminAnswerError,

@@ -63,7 +63,7 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 4000)
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function bytes(n: number, seed = 1): Uint8Array {
+export function bytes(n: number, seed = 1): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
@@ -104,7 +104,7 @@ export function everyType(from: NodeId, to: NodeId, snapshotBytes = 1000): Messa
   ];
 }
 
-export function heartbeat(from: NodeId, to: NodeId, commit: number, context = new Uint8Array(0)): Message {
+export function heartbeat(from: NodeId, to: NodeId, commit: number, context: Uint8Array = new Uint8Array(0)): Message {
   return makeMessage(MessageType.Heartbeat, from, to, 1, { commit, context });
 }
 

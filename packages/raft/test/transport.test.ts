@@ -315,7 +315,7 @@ describe('GrpcRaftTransport with mutual TLS', () => {
   });
   afterAll(() => pki.dispose());
 
-  const tlsOf = (ca: string, n: string, trust = ca): GrpcRaftTransportOptions['tls'] => ({
+  const tlsOf = (ca: string, n: string, trust = ca): NonNullable<GrpcRaftTransportOptions['tls']> => ({
     caFile: pki.caFile(trust),
     certFile: pki.certFile(ca, n),
     keyFile: pki.keyFile(ca, n),
