@@ -20,24 +20,10 @@ import {
   pausedSchema,
   reportKey,
 } from '../src/index.js';
+import { eventually } from './support/eventually.js';
 import { LocalCluster } from './support/local-cluster.js';
 
 const HUBHA_CLI = resolve(import.meta.dirname, '../../cli/dist/main.js');
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err: unknown) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function report(name: string, role: 'primary' | 'standby', epoch: number | null): HubReport {
   return {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActiveHub, ActiveHubAnswer, CoordSession } from '../src/index.js';
 import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, CoordClient, DiscoveryClient, encodeRecord } from '../src/index.js';
+import { eventually } from './support/eventually.js';
 import { LocalCluster } from './support/local-cluster.js';
 
 const HUBHA_CLI = resolve(import.meta.dirname, '../../cli/dist/main.js');
@@ -16,21 +17,6 @@ interface HttpReply {
 async function get(endpoint: string, path: string): Promise<HttpReply> {
   const res = await fetch(`http://${endpoint}${path}`, { signal: AbortSignal.timeout(5_000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err: unknown) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
