@@ -146,7 +146,7 @@ describe('lost writes, recovery, Raft', () => {
     expect(ok.lines).toHaveLength(1);
     expect(ok.lines[0]).toMatch(new RegExp(`^60 acknowledged write\\(s\\) of ${SYS}/tl1/e1 \\(hub2\\) lost in the failover to hub1 \\(timeline 2, epoch 2, promoted `));
     expect(ok.lines[0]).toContain(`(${lost.at(-1)!.ack - lost[0]!.ack} ms), the last ${T0 + 2300 - lost.at(-1)!.ack} ms before hub2 began fencing`);
-    expect(ok.lines[0]).toContain('its rewind discarded 81920 bytes of WAL');
+    expect(ok.lines[0]).toContain('its rewind discarded a span of 81920 bytes of WAL (segment padding included)');
     // The same history, but hub2 went on acknowledging a second after it began fencing: the fence
     // did not end the loss.
     const late: Ack = { id: 1000, sent: T0 + 3200, ack: T0 + 2300 + FENCE_ACK_SLACK_MS + 500, sys: SYS, tl: 1, epoch: 1 };

@@ -183,7 +183,7 @@ export function describeAsyncLoss(
       fence === undefined
         ? ', no fence of their epoch logged (killed or paused)'
         : `, the last ${Math.abs(fence.at - last.ack)} ms ${fence.at >= last.ack ? 'before' : 'after'} ${fence.node} began fencing at ${iso(fence.at)}`,
-      rejoin === undefined ? '' : `; its rewind discarded ${rejoin.discardedWalBytes === null ? 'an unknown amount' : `${rejoin.discardedWalBytes} bytes`} of WAL`,
+      rejoin === undefined ? '' : `; its rewind discarded ${rejoin.discardedWalBytes === null ? 'an unknown amount' : `a span of ${rejoin.discardedWalBytes} bytes`} of WAL (segment padding included)`,
       fence === undefined ? '' : ' — bounded by the fence, not by the lag at its last report',
     ];
     lines.push(parts.join(''));

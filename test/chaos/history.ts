@@ -52,7 +52,7 @@ export interface Fence {
   readonly at: number;
 }
 
-/** A hub that rejoined as a standby ('following as standby') and how much of its WAL the rewind discarded. */
+/** A hub that rejoined as a standby ('following as standby') and the span of its WAL the rewind discarded (an upper bound: segment padding included). */
 export interface Rejoin {
   readonly node: string;
   readonly at: number;

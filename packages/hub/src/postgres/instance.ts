@@ -153,10 +153,13 @@ export interface FollowResult {
   readonly rewind: 'not-needed' | 'no-rewind-required' | 'rewound';
   readonly divergedAt: Lsn | undefined;
   /**
-   * Bytes of this node's WAL past the divergence point that the rewind threw away (to the end of
-   * its last checkpoint record): what it had written — and, as a former primary in asynchronous
-   * mode, possibly acknowledged — that the new primary never received. 0 without a rewind; null
-   * when pg_rewind did not say where the servers diverged.
+   * The span of this node's WAL past the divergence point that the rewind threw away (to the end
+   * of its last checkpoint record): an upper bound of what it had written — and, as a former
+   * primary in asynchronous mode, possibly acknowledged — that the new primary never received.
+   * Not the amount written: it includes the padding of a segment switch, and a crash-recovered
+   * former primary ends with its checkpoint in the next segment (measured: 16.6 MB after a
+   * synchronous failover that lost nothing). 0 without a rewind; null when pg_rewind did not say
+   * where the servers diverged.
    */
   readonly discardedWalBytes: number | null;
   readonly droppedSlots: readonly string[];
