@@ -21,13 +21,20 @@ const MAX_ATTEMPTS = 2_000;
 const handedOut = new Set<number>();
 let next = -1;
 
+let ephemeralStartCache: number | null = null;
+
+/** Read once per process (the range is a boot-time setting). */
 function ephemeralStart(): number {
+  if (ephemeralStartCache !== null) return ephemeralStartCache;
+  let start = DEFAULT_EPHEMERAL_START;
   try {
     const first = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(first) && first > LOWEST_PORT + 1_000 ? first : DEFAULT_EPHEMERAL_START;
+    if (Number.isInteger(first) && first > LOWEST_PORT + 1_000) start = first;
   } catch {
-    return DEFAULT_EPHEMERAL_START;
+    // Not Linux, or /proc not mounted: the usual default.
   }
+  ephemeralStartCache = start;
+  return start;
 }
 
 function canBind(port: number): Promise<boolean> {
