@@ -331,6 +331,9 @@ describe('PostgresInstance with real PostgreSQL 15', () => {
     timings['followAsStandby'] = follow.durationMs;
     expect(follow).toMatchObject({ crashRecovered: false, rewind: 'rewound' });
     expect(follow.divergedAt).toBeDefined();
+    // Read before the rewind discarded it: the one commit node2 never saw.
+    expect(follow.walAfterFork?.commits).toBe(1);
+    expect(follow.walAfterFork?.bytes).toBeGreaterThan(0);
 
     await insert(node2, 'i');
     await waitForRow(node1, 'i');

@@ -16,6 +16,7 @@ export const REQUIRED_PG_BINARIES = [
   'pg_basebackup',
   'pg_rewind',
   'pg_controldata',
+  'pg_waldump',
 ] as const;
 export type PgBinaryName = (typeof REQUIRED_PG_BINARIES)[number];
 

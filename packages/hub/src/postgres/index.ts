@@ -56,3 +56,4 @@ export { scramSha256Verifier } from './scram.js';
 export { Secret, readPasswordFile } from './secret.js';
 export type { SqlSession, SqlTarget, SqlTimeouts } from './sql.js';
 export { parseTimelineHistory, decideRewind, type TimelineHistoryEntry, type RewindDecision } from './timeline.js';
+export { parseWaldumpStats, walAfterFork, type WalAfterFork } from './wal-after-fork.js';

@@ -41,6 +41,7 @@ import {
   type ServerProcessContext,
 } from './pgctl.js';
 import { listPromotions, recordPromotion, type PromotionRecord } from './promotions.js';
+import { walAfterFork, type WalAfterFork } from './wal-after-fork.js';
 import { quoteGucValue, validateHost, validateNodeName, validatePort, validateRoleName } from './quoting.js';
 import {
   checkpointSource,
@@ -162,6 +163,12 @@ export interface FollowResult {
    * where the servers diverged.
    */
   readonly discardedWalBytes: number | null;
+  /**
+   * What this node wrote after the fork, read before the rewind discarded it: commits, records
+   * and bytes (pg_waldump). As a former primary in asynchronous mode, the commits are what the
+   * failover lost. Null without a rewind, or when it could not be read.
+   */
+  readonly walAfterFork: WalAfterFork | null;
   readonly droppedSlots: readonly string[];
   readonly crashRecoveryMs: number;
   readonly rewindMs: number;
@@ -624,6 +631,23 @@ export class PostgresInstance {
     return pathExists(this.cloneMarkerFile);
   }
 
+  /**
+   * Our WAL after the fork from the source's timeline (where the source's history says our
+   * timeline ended), read before pg_rewind replaces it. Null when the fork is not in the source's
+   * history or pg_waldump cannot say: an account for the operator, never a reason to fail.
+   */
+  async #walAfterFork(source: ReplicationSource, password: Secret, sourceTimeline: number, localTimeline: number): Promise<WalAfterFork | null> {
+    try {
+      const history = (await identifySource(source, password, this.#sqlTimeouts, sourceTimeline)).history ?? [];
+      const fork = history.find((h) => h.timeline === localTimeline)?.switchpoint;
+      if (fork === undefined) return null;
+      return await walAfterFork(this.#runner, this.binaries, this.dataDir, localTimeline, fork, this.timeouts.rewindMs);
+    } catch (err) {
+      this.#log.warn({ err: describeError(err) }, 'could not read the WAL after the fork');
+      return null;
+    }
+  }
+
   /** Wipes the data directory and clones it again (the answer to REWIND_FAILED). Explicit only. */
   reclone(source: ReplicationSource, options: { timeoutMs?: number } = {}): Promise<{ durationMs: number }> {
     return this.#exclusive('reclone', () => this.#cloneUnlocked(source, { ...options, wipe: true }));
@@ -770,9 +794,11 @@ export class PostgresInstance {
       let rewind: FollowResult['rewind'] = 'not-needed';
       let divergedAt: Lsn | undefined;
       let discardedWalBytes: number | null = 0;
+      let afterFork: WalAfterFork | null = null;
       let rewindMs = 0;
       if (decision.kind === 'rewind') {
         const tr = Date.now();
+        afterFork = await this.#walAfterFork(source, password, id.timeline, local.timeline);
         try {
           await checkpointSource(source, password, this.#sqlTimeouts);
         } catch (err) {
@@ -803,7 +829,7 @@ export class PostgresInstance {
         divergedAt = verdict.divergedAt;
         if (verdict.rewound) discardedWalBytes = divergedAt === undefined ? null : Number(local.end > divergedAt ? local.end - divergedAt : 0n);
         rewindMs = Date.now() - tr;
-        this.#log.info({ rewind, rewindMs, divergedAt: divergedAt === undefined ? null : formatLsn(divergedAt), localEnd: formatLsn(local.end), discardedWalBytes }, 'pg_rewind done');
+        this.#log.info({ rewind, rewindMs, divergedAt: divergedAt === undefined ? null : formatLsn(divergedAt), localEnd: formatLsn(local.end), discardedWalBytes, walAfterFork: afterFork }, 'pg_rewind done');
       }
 
       await this.#setStandbySignal();
@@ -824,8 +850,8 @@ export class PostgresInstance {
         }
       }
       const durationMs = Date.now() - t0;
-      this.#log.info({ crashRecovered, rewind, discardedWalBytes, dropped, durationMs }, 'following as standby');
-      return { crashRecovered, rewind, divergedAt, discardedWalBytes, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
+      this.#log.info({ crashRecovered, rewind, discardedWalBytes, walAfterFork: afterFork, dropped, durationMs }, 'following as standby');
+      return { crashRecovered, rewind, divergedAt, discardedWalBytes, walAfterFork: afterFork, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
     });
   }
 
