@@ -7,8 +7,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CoordClient } from '@hubha/coord';
-import { LocalHubCluster } from '../../deploy/local/local-cluster.js';
+import { execFile } from 'node:child_process';
+import type { CoordClient, Rejoin } from '@hubha/coord';
+import { HUBHA_CLI, LocalHubCluster } from '../../deploy/local/local-cluster.js';
 import { connectClient, query, readActiveHub, waitFor, waitHealthy } from './support.js';
 
 let cluster: LocalHubCluster;
@@ -24,6 +25,13 @@ afterAll(async () => {
   await client?.close();
   await cluster?.destroy({ keep: process.env.HUBHA_KEEP === '1' });
 });
+
+/** `hubha ARGS` against the cluster; its stdout (a failure rejects with stderr). */
+function hubha(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [HUBHA_CLI, ...args, '--endpoints', cluster.endpoints().join(',')], { timeout: 20_000 }, (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(`hubha ${args.join(' ')}: ${stderr}`))));
+  });
+}
 
 describe('unplanned failover', () => {
   it('promotes the standby when the active hub (sidecar and postmaster) is killed, and the old hub rejoins by pg_rewind', { timeout: 150_000 }, async () => {
@@ -60,5 +68,20 @@ describe('unplanned failover', () => {
     // It came back through pg_rewind (its timeline had diverged at the failover).
     const rejoined = await waitFor('the rejoin log line', async () => (await cluster.logs(active.name)).find((l) => l.msg === 'rejoined as a standby'), 10_000);
     expect(rejoined.rewind).toBe('rewound');
+    // ... and recorded how: what its rewind discarded, in the history (`hubha history`). In
+    // synchronous mode no commit after the fork was acknowledged; one may still be in its WAL
+    // (written, then waiting for the standby when it was killed).
+    const history = await waitFor('the rejoin in the history', async () => {
+      const out = JSON.parse(await hubha(['history', '-o', 'json'])) as { rejoins: Rejoin[] };
+      return out.rejoins.find((r) => r.epoch === next.epoch);
+    }, 10_000, 200);
+    expect(history).toMatchObject({ member: active.name, primary: standby, rewind: 'rewound' });
+    expect(history.commitsAfterFork).toBeGreaterThanOrEqual(0);
+    expect(history.walBytesAfterFork).toBeGreaterThanOrEqual(0);
+    expect(history.divergedAt).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    const table = await hubha(['history']);
+    expect(table).toContain(`↳ ${active.name} rejoined at ${history.at}: pg_rewind discarded ${history.commitsAfterFork} commit`);
+    expect(table).toContain(`(${history.walBytesAfterFork} B of WAL) after the fork that ${standby} never had (forked at ${history.divergedAt})`);
+    console.log(`[failover] hubha history:\n${table}`);
   });
 });

@@ -7,7 +7,7 @@ import { clientCredentials } from '../client/tls.js';
 import type { RpcTransport } from '../client/transport.js';
 import { DEFAULT_CHANNEL_OPTIONS, GrpcTransport, RpcFailure } from '../client/transport.js';
 import { HubhaRecordsCollector } from '../records/collect.js';
-import type { HistoryEntry, Paused } from '../records/records.js';
+import type { HistoryEntry, Paused, Rejoin } from '../records/records.js';
 import { ACTIVE_HUB_LEASE, KEY_PREFIX, PAUSED_KEY, encodeRecord } from '../records/records.js';
 import { clusterService } from '../rpc/definitions.js';
 import { SOFTWARE_VERSION } from '../server/cluster-service.js';
@@ -178,11 +178,15 @@ export class AdminService {
   }
 
   /** Every history entry, oldest first (the last `limit` when limit > 0). */
-  async history(options: { readonly serializable?: boolean; readonly limit?: number } = {}): Promise<{ entries: HistoryEntry[]; read: RecordsRead }> {
+  /** The history, oldest first, and the rejoins of the promotions it returns. */
+  async history(options: { readonly serializable?: boolean; readonly limit?: number } = {}): Promise<{ entries: HistoryEntry[]; rejoins: Rejoin[]; read: RecordsRead }> {
     const read = await this.readRecords(options.serializable === true);
-    const entries = [...read.records.history].sort((a, b) => a.epoch - b.epoch);
+    const sorted = [...read.records.history].sort((a, b) => a.epoch - b.epoch);
     const limit = options.limit ?? 0;
-    return { entries: limit > 0 ? entries.slice(-limit) : entries, read };
+    const entries = limit > 0 ? sorted.slice(-limit) : sorted;
+    const epochs = new Set(entries.map((e) => e.epoch));
+    const rejoins = (read.records.rejoins ?? []).filter((r) => epochs.has(r.epoch)).sort((a, b) => a.epoch - b.epoch);
+    return { entries, rejoins, read };
   }
 
   /** Called with the outcome of every entry this member applies (for the event streams). */
@@ -288,7 +292,7 @@ export class AdminService {
       if (!page.more || last === undefined) break;
       startAfter = last.key;
     }
-    const { active: published, sync, paused, reports, history, handover, problems } = collector.result();
+    const { active: published, sync, paused, reports, history, handover, rejoins, problems } = collector.result();
     const active = published?.record ?? null;
     const activeModRevision = published?.modRevision ?? 0;
     const lease = state.lease(ACTIVE_HUB_LEASE);
@@ -298,7 +302,7 @@ export class AdminService {
       if (deadline !== undefined) remainingMs = Math.max(0, Math.round(deadline - this.host.scheduler.now()));
     }
     return {
-      records: { active, lease: lease === null ? null : { holder: lease.holder, epoch: lease.epoch, ttlMs: lease.ttlMs, remainingMs }, sync, paused, reports, history, handover, problems },
+      records: { active, lease: lease === null ? null : { holder: lease.holder, epoch: lease.epoch, ttlMs: lease.ttlMs, remainingMs }, sync, paused, reports, history, handover, rejoins, problems },
       linearizable,
       barrierError,
       revision,

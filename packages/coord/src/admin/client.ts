@@ -4,13 +4,13 @@ import { clientCredentials } from '../client/tls.js';
 import type { CoordClientTls } from '../client/tls.js';
 import { DEFAULT_CHANNEL_OPTIONS, GrpcTransport, RpcFailure } from '../client/transport.js';
 import type { RpcTransport } from '../client/transport.js';
-import type { HistoryEntry, Paused } from '../records/records.js';
+import type { HistoryEntry, Paused, Rejoin } from '../records/records.js';
 import { METADATA_ERROR_CODE } from '../rpc/definitions.js';
 import type { ClusterStatus, MemberStatus, StatusThresholds } from '../status/model.js';
 import type { AdminEvent } from './admin-service.js';
 import { adminService } from './definitions.js';
 import type { FailoverOutcome, SwitchoverOutcome } from './handover-operations.js';
-import { historyFromWire, memberStatusFromWire, pausedFromWire, raftFromWire, statusFromWire, u64, u64OrNull } from './wire.js';
+import { historyFromWire, memberStatusFromWire, pausedFromWire, raftFromWire, rejoinFromWire, statusFromWire, u64, u64OrNull } from './wire.js';
 
 /**
  * A client of the Admin service (proto/admin.proto). Every member answers, so endpoints are tried
@@ -170,13 +170,14 @@ export class AdminClient {
     );
   }
 
-  async history(endpoints: readonly string[], options: { readonly serializable?: boolean; readonly limit?: number } = {}): Promise<Answered<{ entries: HistoryEntry[]; linearizable: boolean; servedBy: string; revision: number; problems: string[] }>> {
+  async history(endpoints: readonly string[], options: { readonly serializable?: boolean; readonly limit?: number } = {}): Promise<Answered<{ entries: HistoryEntry[]; rejoins: Rejoin[]; linearizable: boolean; servedBy: string; revision: number; problems: string[] }>> {
     return this.first(
       endpoints,
       adminService.GetHistory,
       { serializable: options.serializable === true, limit: options.limit ?? 0 } as hubha.admin.GetHistoryRequest,
       (res) => ({
         entries: (res.entries ?? []).map((e, i) => historyFromWire(e, `entries[${i}]`)),
+        rejoins: (res.rejoins ?? []).map((r, i) => rejoinFromWire(r, `rejoins[${i}]`)),
         linearizable: res.linearizable === true,
         servedBy: res.servedBy ?? '',
         revision: u64(res.revision, 'revision'),

@@ -7,7 +7,7 @@ import type { AdminEvent, AdminService } from './admin-service.js';
 import { AdminRefusal, AdminUnavailableError } from './admin-service.js';
 import type { RecordsSummary } from './events.js';
 import { diffSummaries, haStateEvent, summarize, watchingEvent } from './events.js';
-import { MalformedAdminAnswerError, historyToWire, memberStatusToWire, pausedToWire, statusToWire, thresholdsFromWire, u64 } from './wire.js';
+import { MalformedAdminAnswerError, historyToWire, memberStatusToWire, pausedToWire, rejoinToWire, statusToWire, thresholdsFromWire, u64 } from './wire.js';
 
 type Event = hubha.admin.Event.$Properties;
 
@@ -156,8 +156,15 @@ export function adminHandlers(admin: AdminService, logger: Logger): grpc.Untyped
       };
     }),
     GetHistory: unary<hubha.admin.GetHistoryRequest, hubha.admin.GetHistoryResponse.$Properties>(async (req) => {
-      const { entries, read } = await admin.history({ serializable: req.serializable, limit: u64(req.limit, 'limit') });
-      return { entries: entries.map(historyToWire), servedBy: admin.id, revision: read.revision, linearizable: read.linearizable, problems: read.records.problems.filter((p) => p.startsWith('hubha/history/')) };
+      const { entries, rejoins, read } = await admin.history({ serializable: req.serializable, limit: u64(req.limit, 'limit') });
+      return {
+        entries: entries.map(historyToWire),
+        rejoins: rejoins.map(rejoinToWire),
+        servedBy: admin.id,
+        revision: read.revision,
+        linearizable: read.linearizable,
+        problems: read.records.problems.filter((p) => p.startsWith('hubha/history/') || p.startsWith('hubha/rejoin/')),
+      };
     }),
     Pause: unary<hubha.admin.PauseRequest, hubha.admin.PauseResponse.$Properties>(async (req) => {
       const result = await admin.pause(req.reason ?? '', req.by ?? '');

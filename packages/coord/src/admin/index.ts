@@ -36,6 +36,8 @@ export {
   MalformedAdminAnswerError,
   historyFromWire,
   historyToWire,
+  rejoinFromWire,
+  rejoinToWire,
   memberStatusFromWire,
   memberStatusToWire,
   pausedFromWire,

@@ -1,6 +1,6 @@
 import type { hubha } from '@hubha/proto/admin';
-import type { HistoryEntry, Paused, SyncStandby } from '../records/records.js';
-import { activeHubSchema, historyEntrySchema, pausedSchema, syncStandbySchema } from '../records/records.js';
+import type { HistoryEntry, Paused, Rejoin, SyncStandby } from '../records/records.js';
+import { activeHubSchema, historyEntrySchema, pausedSchema, rejoinSchema, syncStandbySchema } from '../records/records.js';
 import type { ClusterStatus, HaState, HandoverView, LeaseView, MemberStatus, ReasonCode, StandbyIneligibleCode, StatusReason, StatusThresholds } from '../status/model.js';
 import { DEFAULT_THRESHOLDS } from '../status/model.js';
 import { reasonKey } from '../status/reason-tracker.js';
@@ -14,6 +14,7 @@ import { reasonKey } from '../status/reason-tracker.js';
 
 interface PropsOf {
   HistoryEntry: hubha.admin.HistoryEntry.$Properties;
+  Rejoin: hubha.admin.Rejoin.$Properties;
   PausedRecord: hubha.admin.PausedRecord.$Properties;
   Handover: hubha.admin.Handover.$Properties;
   SyncStandbyRecord: hubha.admin.SyncStandbyRecord.$Properties;
@@ -83,6 +84,36 @@ export function historyFromWire(wire: Props<'HistoryEntry'>, field = 'history'):
   return parsed(
     historyEntrySchema,
     { epoch: u64(wire.epoch, `${field}.epoch`), at: wire.at ?? '', kind: wire.kind ?? '', from: nul(wire.from), to: wire.to ?? '', reason: wire.reason ?? '', dataLossBytes: u64OrNull(wire.dataLossBytes, `${field}.dataLossBytes`) },
+    field,
+  );
+}
+
+export function rejoinToWire(r: Rejoin): Props<'Rejoin'> {
+  return {
+    epoch: r.epoch,
+    member: r.member,
+    primary: r.primary,
+    at: r.at,
+    rewind: r.rewind,
+    ...(r.commitsAfterFork === null ? {} : { commitsAfterFork: r.commitsAfterFork }),
+    ...(r.walBytesAfterFork === null ? {} : { walBytesAfterFork: r.walBytesAfterFork }),
+    divergedAt: nz(r.divergedAt),
+  };
+}
+
+export function rejoinFromWire(wire: Props<'Rejoin'>, field = 'rejoin'): Rejoin {
+  return parsed(
+    rejoinSchema,
+    {
+      epoch: u64(wire.epoch, `${field}.epoch`),
+      member: wire.member ?? '',
+      primary: wire.primary ?? '',
+      at: wire.at ?? '',
+      rewind: wire.rewind ?? '',
+      commitsAfterFork: u64OrNull(wire.commitsAfterFork, `${field}.commitsAfterFork`),
+      walBytesAfterFork: u64OrNull(wire.walBytesAfterFork, `${field}.walBytesAfterFork`),
+      divergedAt: nul(wire.divergedAt),
+    },
     field,
   );
 }

@@ -1,5 +1,5 @@
 import type { KeyValue } from '../state/types.js';
-import type { ActiveHub, HandoverReady, HandoverRequest, HistoryEntry, HubReport, Paused, ReinitRequest, SyncStandby } from './records.js';
+import type { ActiveHub, HandoverReady, HandoverRequest, HistoryEntry, HubReport, Paused, ReinitRequest, Rejoin, SyncStandby } from './records.js';
 import {
   ACTIVE_HUB_KEY,
   ACTIVE_HUB_LEASE,
@@ -8,6 +8,7 @@ import {
   HISTORY_PREFIX,
   PAUSED_KEY,
   REINIT_PREFIX,
+  REJOIN_PREFIX,
   REPORT_PREFIX,
   SYNC_STANDBY_KEY,
   activeHubSchema,
@@ -18,6 +19,8 @@ import {
   parseRecord,
   pausedSchema,
   reinitRequestSchema,
+  rejoinKey,
+  rejoinSchema,
   syncStandbySchema,
 } from './records.js';
 
@@ -33,6 +36,8 @@ export interface HubhaRecords {
   /** The old primary's answer to `handover` (another request's answer is left out). */
   readonly handoverReady: HandoverReady | null;
   readonly reinit: ReadonlyMap<string, ReinitRequest>;
+  /** How each promotion's former primary came back (any order). */
+  readonly rejoins: readonly Rejoin[];
   readonly problems: readonly string[];
 }
 
@@ -50,6 +55,7 @@ export class HubhaRecordsCollector {
   private handover: HandoverRequest | null = null;
   private handoverReady: HandoverReady | null = null;
   private readonly reinit = new Map<string, ReinitRequest>();
+  private readonly rejoins: Rejoin[] = [];
   private readonly problems: string[] = [];
 
   add(kv: KeyValue): void {
@@ -67,7 +73,12 @@ export class HubhaRecordsCollector {
     else if (key === HANDOVER_READY_KEY) this.keep(parseRecord(handoverReadySchema, key, value), (v) => (this.handoverReady = v));
     else if (key.startsWith(REPORT_PREFIX)) this.keep(parseRecord(hubReportSchema, key, value), (v) => this.reports.push(v));
     else if (key.startsWith(HISTORY_PREFIX)) this.keep(parseRecord(historyEntrySchema, key, value), (v) => this.history.push(v));
-    else if (key.startsWith(REINIT_PREFIX)) {
+    else if (key.startsWith(REJOIN_PREFIX)) {
+      this.keep(parseRecord(rejoinSchema, key, value), (v) => {
+        if (key === rejoinKey(v.epoch)) this.rejoins.push(v);
+        else this.problems.push(`${key}: names epoch ${v.epoch}`);
+      });
+    } else if (key.startsWith(REINIT_PREFIX)) {
       this.keep(parseRecord(reinitRequestSchema, key, value), (v) => {
         if (key === `${REINIT_PREFIX}${v.member}`) this.reinit.set(v.member, v);
         else this.problems.push(`${key}: names member ${v.member}`);
@@ -77,7 +88,7 @@ export class HubhaRecordsCollector {
 
   result(): HubhaRecords {
     const ready = this.handoverReady !== null && this.handoverReady.id === this.handover?.id ? this.handoverReady : null;
-    return { active: this.active, sync: this.sync, paused: this.paused, reports: this.reports, history: this.history, handover: this.handover, handoverReady: ready, reinit: this.reinit, problems: this.problems };
+    return { active: this.active, sync: this.sync, paused: this.paused, reports: this.reports, history: this.history, handover: this.handover, handoverReady: ready, reinit: this.reinit, rejoins: this.rejoins, problems: this.problems };
   }
 
   private keep<T>(parsed: { ok: true; value: T } | { ok: false; error: string }, use: (value: T) => void): void {

@@ -198,3 +198,37 @@ export const reinitRequestSchema = z.strictObject({
   updatedAt: isoTime,
 });
 export type ReinitRequest = z.infer<typeof reinitRequestSchema>;
+
+// ---------------------------------------------------------------- rejoins
+
+export const REJOIN_PREFIX = 'hubha/rejoin/';
+/** One per promotion epoch, like the history: the rejoin of that promotion's former primary. */
+export const rejoinKey = (epoch: number): string => `${REJOIN_PREFIX}${String(epoch).padStart(12, '0')}`;
+
+/**
+ * How the former primary of a promotion came back as a standby, written once by that hub after
+ * its first successful follow of the promoted one, with what it had written after the fork and
+ * pg_rewind then discarded: in asynchronous mode, `commitsAfterFork` is what the failover lost
+ * (each of those commits may have been acknowledged to a client). In synchronous mode they were
+ * never acknowledged (the commit waited for the standby that took over).
+ */
+export const rejoinSchema = z.strictObject({
+  /** The epoch of the promotion (its history entry) this rejoin followed. */
+  epoch: z.number().int().positive(),
+  member: z.string().min(1),
+  /** The promoted hub it follows. */
+  primary: z.string().min(1),
+  at: isoTime,
+  /**
+   * 'not-needed' (same timeline, or a clean switchover), 'no-rewind-required' (pg_rewind found it
+   * an ancestor of the new timeline), 'rewound', or 'recloned' (rewind impossible: wiped, cloned).
+   */
+  rewind: z.enum(['not-needed', 'no-rewind-required', 'rewound', 'recloned']),
+  /** Transactions it committed after the fork (0 without a rewind); null when not known (a re-clone). */
+  commitsAfterFork: z.number().int().nonnegative().nullable(),
+  /** The WAL it wrote after the fork, without checkpoints and segment padding; null when not known. */
+  walBytesAfterFork: z.number().int().nonnegative().nullable(),
+  /** Where the timelines forked, when pg_rewind ran. */
+  divergedAt: lsn.nullable(),
+});
+export type Rejoin = z.infer<typeof rejoinSchema>;

@@ -1,4 +1,4 @@
-import type { ActiveHub, HandoverRequest, HistoryEntry, HubReport, Paused, SyncStandby } from '../records/records.js';
+import type { ActiveHub, HandoverRequest, HistoryEntry, HubReport, Paused, Rejoin, SyncStandby } from '../records/records.js';
 import type { IneligibleReason } from './eligibility.js';
 import type { TrackedReason } from './reason-tracker.js';
 
@@ -89,6 +89,8 @@ export interface StatusRecords {
   readonly history: readonly HistoryEntry[];
   /** A switchover or manual failover asked for and not over yet (hubha/handover/request). */
   readonly handover?: HandoverRequest | null;
+  /** How former primaries came back (hubha/rejoin/<epoch>), any order; for the history. */
+  readonly rejoins?: readonly Rejoin[];
   readonly problems: readonly string[];
 }
 

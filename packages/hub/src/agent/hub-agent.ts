@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { ActiveHub, CoordClient, CoordSession, CoordWatch, HandoverReady, HandoverRequest, HistoryEntry, HubReport, LeaseKeeper, ReinitRequest, SyncStandby } from '@hubha/coord';
-import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, HANDOVER_LEASE, handoverLeaseHolder, HANDOVER_PREFIX, HANDOVER_READY_KEY, REINIT_PREFIX, SYNC_STANDBY_KEY, encodeRecord, historyKey, reinitKey, reportKey } from '@hubha/coord';
+import type { ActiveHub, CoordClient, CoordSession, CoordWatch, HandoverReady, HandoverRequest, HistoryEntry, HubReport, LeaseKeeper, ReinitRequest, Rejoin, SyncStandby } from '@hubha/coord';
+import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, HANDOVER_LEASE, handoverLeaseHolder, HANDOVER_PREFIX, HANDOVER_READY_KEY, REINIT_PREFIX, SYNC_STANDBY_KEY, encodeRecord, historyKey, reinitKey, rejoinKey, reportKey } from '@hubha/coord';
 import type { PostgresInstance } from '../postgres/instance.js';
 import type { PgSnapshot, PrimarySnapshot } from '../postgres/observe.js';
 import type { ControlData } from '../postgres/controldata.js';
@@ -536,7 +536,7 @@ export class HubAgent {
       return;
     }
     if (!snapshot.up) {
-      if (active !== null) return this.follow(active);
+      if (active !== null) return this.follow(active, view);
       if (view.lease === null && view.lastPromotion?.to === me && !this.settings.tags.nofailover && this.mayRestartAsLastPrimary(part, view.paused !== null)) {
         // The whole cluster went down and we were the last primary: we hold every acknowledged write.
         const epoch = await this.acquire();
@@ -565,7 +565,7 @@ export class HubAgent {
       this.wrongSourceLoops = following || receiver === null ? 0 : this.wrongSourceLoops + 1;
       if (this.wrongSourceLoops >= WRONG_SOURCE_LOOPS) {
         this.wrongSourceLoops = 0;
-        await this.follow(active);
+        await this.follow(active, view);
         return;
       }
     }
@@ -838,22 +838,50 @@ export class HubAgent {
   }
 
   /** Becomes a standby of the active hub: pg_rewind when the timelines diverged, else directly. */
-  private async follow(active: ActiveHub): Promise<void> {
+  private async follow(active: ActiveHub, view: StoreView): Promise<void> {
     this.logger.info({ node: this.settings.name, primary: active.name, epoch: active.epoch }, 'following the active hub');
     try {
       const result = await this.pg.followAsStandby(this.source(active), this.handoverPoint === null ? {} : { handedOverAt: this.handoverPoint });
       this.logger.info({ node: this.settings.name, rewind: result.rewind, crashRecovered: result.crashRecovered, durationMs: result.durationMs }, 'rejoined as a standby');
       this.handedOverAt = null;
       this.handoverPoint = null;
+      const afterFork = result.rewind === 'rewound' ? result.walAfterFork : { commits: 0, bytes: 0 };
+      await this.recordRejoin(active, view, {
+        rewind: result.rewind,
+        commitsAfterFork: afterFork?.commits ?? null,
+        walBytesAfterFork: afterFork?.bytes ?? null,
+        divergedAt: result.divergedAt === undefined ? null : formatLsn(result.divergedAt),
+      });
     } catch (err) {
       const code = (err as { code?: string }).code;
       if ((code === 'REWIND_FAILED' || code === 'TIMELINE_DIVERGED') && this.settings.postgres.autoReclone) {
         this.logger.warn({ node: this.settings.name, code }, 'rewind impossible: re-cloning from the active hub');
         await this.pg.reclone(this.source(active));
         await this.pg.start();
+        await this.recordRejoin(active, view, { rewind: 'recloned', commitsAfterFork: null, walBytesAfterFork: null, divergedAt: null });
       } else throw err;
     }
     this.setRole('standby', null);
+  }
+
+  /**
+   * The former primary of the promotion it now follows records how it came back — above all the
+   * commits its pg_rewind discarded, an asynchronous failover's loss — once per promotion (the
+   * first successful follow; a later one would find nothing left to discard).
+   */
+  private async recordRejoin(active: ActiveHub, view: StoreView, how: Pick<Rejoin, 'rewind' | 'commitsAfterFork' | 'walBytesAfterFork' | 'divergedAt'>): Promise<void> {
+    const me = this.settings.name;
+    const promotion = view.lastPromotion;
+    if (promotion === null || promotion.epoch !== active.epoch || promotion.from !== me) return;
+    const key = rejoinKey(active.epoch);
+    const record: Rejoin = { epoch: active.epoch, member: me, primary: active.name, at: new Date().toISOString(), ...how };
+    try {
+      const res = await this.session.txn({ compare: [{ key, target: 'create-revision', op: 'equal', number: 0 }], success: [{ type: 'put', key, value: encodeRecord(record) }], failure: [] });
+      if (res.succeeded) this.logger.info({ node: me, epoch: active.epoch, rewind: how.rewind, commitsAfterFork: how.commitsAfterFork, walBytesAfterFork: how.walBytesAfterFork }, 'rejoin recorded');
+    } catch (err) {
+      // Only the account of what was discarded is lost; the rejoin itself is done.
+      this.logger.warn({ node: me, epoch: active.epoch, err: err instanceof Error ? err.message : String(err) }, 'could not record the rejoin');
+    }
   }
 
   // ---------------------------------------------------------------- fencing
