@@ -17,8 +17,9 @@ export const HISTORY_PREFIX = 'hubha/history/';
 export const PAUSED_KEY = 'hubha/paused';
 
 export const reportKey = (hub: string): string => `${REPORT_PREFIX}${hub}`;
-/** History keys sort by epoch (zero-padded) so a range read is the timeline. */
-export const historyKey = (epoch: number): string => `${HISTORY_PREFIX}${String(epoch).padStart(12, '0')}`;
+/** Keys of per-epoch records sort by epoch (zero-padded) so a range read is the timeline. */
+const epochSuffix = (epoch: number): string => String(epoch).padStart(12, '0');
+export const historyKey = (epoch: number): string => `${HISTORY_PREFIX}${epochSuffix(epoch)}`;
 
 const isoTime = z.string().datetime({ offset: true });
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/);
@@ -203,7 +204,7 @@ export type ReinitRequest = z.infer<typeof reinitRequestSchema>;
 
 export const REJOIN_PREFIX = 'hubha/rejoin/';
 /** One per promotion epoch, like the history: the rejoin of that promotion's former primary. */
-export const rejoinKey = (epoch: number): string => `${REJOIN_PREFIX}${String(epoch).padStart(12, '0')}`;
+export const rejoinKey = (epoch: number): string => `${REJOIN_PREFIX}${epochSuffix(epoch)}`;
 
 /**
  * How the former primary of a promotion came back as a standby, written once by that hub after
