@@ -94,6 +94,12 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
   }, 120_000);
 
   it('--dry-run shows the steps and changes nothing', async () => {
+    // The admin judges from the hubs' reports (every second): right after bootstrap the standby's
+    // last report may predate its PostgreSQL start (CI once saw "PostgreSQL on hub2 is not running").
+    await waitFor('the standby reported streaming', async () => {
+      const s = (await admin.status(witness())).value;
+      return s.members.find((m) => m.name === standby)?.postgres?.replicationState === 'streaming' ? true : null;
+    }, 20_000, 200);
     const before = await readLease(client);
     const dry = await cli(['switchover', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
