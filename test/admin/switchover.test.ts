@@ -96,9 +96,10 @@ describe('switchover, manual failover and reinit on a real cluster', () => {
   it('--dry-run shows the steps and changes nothing', async () => {
     // The admin judges from the hubs' reports (every second): right after bootstrap the standby's
     // last report may predate its PostgreSQL start (CI once saw "PostgreSQL on hub2 is not running").
+    // Asked the way the CLI asks (its endpoints, first answer), until that view has the standby up and streaming.
     await waitFor('the standby reported streaming', async () => {
-      const s = (await admin.status(witness())).value;
-      return s.members.find((m) => m.name === standby)?.postgres?.replicationState === 'streaming' ? true : null;
+      const m = (await admin.status(cluster.endpoints())).value.members.find((x) => x.name === standby);
+      return m?.postgres?.up === true && m.postgres.replicationState === 'streaming' && m.report?.stale === false ? true : null;
     }, 20_000, 200);
     const before = await readLease(client);
     const dry = await cli(['switchover', '--dry-run']);
