@@ -226,6 +226,23 @@ describe('GrpcRaftTransport', () => {
     await until(() => a.rec.messages.length === 1, 'b → a');
   });
 
+  it('reconnects to a restarted peer as soon as it connects to us, not after the backoff', async () => {
+    const port = await freePort();
+    // A backoff far longer than the test's wait: only the peer's own stream can bring a back.
+    const a = await node('a', { peers: new Map([['b', `127.0.0.1:${port}`]]), backoff: { initialMs: 30_000, maxMs: 30_000, jitter: 0 } });
+    await until(() => a.rec.unreachable.length >= 1, 'b reported unreachable');
+    expect(a.t.stats().peers.get('b')?.connectAttempts).toBe(1);
+
+    const b = await node('b', { listen: `127.0.0.1:${port}`, peers: new Map([['a', a.t.address()]]) });
+    const upAt = performance.now();
+    await until(() => a.t.stats().peers.get('b')?.connected === true, 'a reconnected to b', 3000);
+    expect(performance.now() - upAt).toBeLessThan(3000);
+    expect(a.t.stats().peers.get('b')?.connectAttempts).toBe(2);
+    expect(a.logs.some((r) => r.msg === 'raft transport: the peer connected to us; reconnecting now')).toBe(true);
+    a.t.send([heartbeat('a', 'b', 7)]);
+    await until(() => commits(b.rec.messages).includes(7), 'a → b after the kick');
+  });
+
   it('bounds the queue while a peer is down: the oldest messages are dropped, with onUnreachable', async () => {
     const port = await freePort();
     const a = await node('a', { peers: new Map([['b', `127.0.0.1:${port}`]]), limits: { maxQueuedMessagesPerPeer: 10 } });

@@ -12,6 +12,12 @@ const pb = hubha.raft;
 
 export const RAFT_PEER_SERVICE = 'hubha.raft.RaftPeer';
 export const RAFT_PEER_STREAM_PATH = `/${RAFT_PEER_SERVICE}/Stream`;
+/**
+ * Call metadata naming the node that opens a RaftPeer.Stream. Only a hint: the receiver uses it
+ * to retry its own stream back to that peer at once (the peer is evidently up again) instead of
+ * waiting out its reconnect backoff. Every batch is still checked on its own `from`.
+ */
+export const RAFT_FROM_HEADER = 'hubha-raft-from';
 
 export interface SnapshotChunkFrame {
   readonly transferId: number;

@@ -103,6 +103,7 @@ export class GrpcRaftTransport implements RaftTransport {
       limits: this.limits,
       isPeer: (id) => this.peers.has(id),
       deliver: (m) => this.deliver(m),
+      peerOpenedStream: (peer) => this.senders.get(peer)?.retryNow(),
     });
   }
 

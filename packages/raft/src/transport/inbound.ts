@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { decodeMessage } from '../codec/message-codec.js';
 import type { Message, NodeId } from '../core/types.js';
 import { MessageType } from '../core/types.js';
+import { RAFT_FROM_HEADER } from './frames.js';
 import type { AckFrame, BatchFrame, Decoded, SnapshotChunkFrame } from './frames.js';
 import type { ResolvedLimits } from './options.js';
 
@@ -52,6 +53,8 @@ export interface InboundContext {
   /** Whether `id` is currently a peer (the address book, not counting ourselves). */
   isPeer(id: NodeId): boolean;
   deliver(message: Message): void;
+  /** A peer (by its stream's RAFT_FROM_HEADER, not yet checked by any batch) opened a stream. */
+  peerOpenedStream(peer: NodeId): void;
 }
 
 type PeerCall = grpc.ServerDuplexStream<Decoded<BatchFrame>, AckFrame>;
@@ -90,6 +93,8 @@ export class InboundService {
     this.counters.streamsOpened++;
     // Response headers right away: the client counts the stream as open once they arrive.
     call.sendMetadata(new grpc.Metadata());
+    const claimed = call.metadata.get(RAFT_FROM_HEADER)[0];
+    if (typeof claimed === 'string' && claimed !== this.ctx.self && this.ctx.isPeer(claimed)) this.ctx.peerOpenedStream(claimed);
     call.on('data', (decoded: Decoded<BatchFrame>) => this.onBatch(s, decoded));
     call.on('end', () => {
       this.finish(s, 'ended by the peer');

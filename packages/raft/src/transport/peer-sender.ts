@@ -10,7 +10,7 @@ import type { Message, NodeId } from '../core/types.js';
 import { MessageType } from '../core/types.js';
 import { backoffDelay } from './backoff.js';
 import type { AckFrame, BatchFrame, Decoded, SnapshotAckFrame, SnapshotChunkFrame } from './frames.js';
-import { RAFT_PEER_STREAM_PATH, decodeAck, encodeBatch } from './frames.js';
+import { RAFT_FROM_HEADER, RAFT_PEER_STREAM_PATH, decodeAck, encodeBatch } from './frames.js';
 import type { ResolvedBackoff, ResolvedLimits } from './options.js';
 import { FRAME_HEADROOM_BYTES, PER_MESSAGE_OVERHEAD_BYTES } from './options.js';
 import { BoundedMessageQueue } from './queue.js';
@@ -160,6 +160,20 @@ export class PeerSender {
     return this.drop(dropped);
   }
 
+  /**
+   * The peer just opened a stream to us, so it is up: if we are waiting out a reconnect backoff,
+   * connect now. A restarted peer would otherwise not hear from us for up to backoff.maxMs: as
+   * the leader we could not reach it, and losing another voter in that window loses the quorum.
+   * Returns whether a new attempt started.
+   */
+  retryNow(): boolean {
+    if (this.closed || this.conn !== null || this.retryTimer === null) return false;
+    clearTimeout(this.retryTimer);
+    this.log.info({ failures: this.failures }, 'raft transport: the peer connected to us; reconnecting now');
+    this.connect();
+    return true;
+  }
+
   isConnected(): boolean {
     return this.conn !== null && this.conn.open && !this.conn.done;
   }
@@ -224,7 +238,9 @@ export class PeerSender {
     // channel would otherwise apply its own reconnect backoff (1 s doubling to 120 s) and fail
     // new calls fast while in TRANSIENT_FAILURE.
     const client = new grpc.Client(this.address, this.ctx.credentials, this.ctx.channelOptions);
-    const call: PeerCall = client.makeBidiStreamRequest(RAFT_PEER_STREAM_PATH, encodeBatch, decodeAck, new grpc.Metadata());
+    const metadata = new grpc.Metadata();
+    metadata.set(RAFT_FROM_HEADER, this.ctx.self);
+    const call: PeerCall = client.makeBidiStreamRequest(RAFT_PEER_STREAM_PATH, encodeBatch, decodeAck, metadata);
     const conn: Connection = { client, call, open: false, done: false, connectTimer: null, waiters: new Set() };
     this.conn = conn;
     call.on('metadata', () => this.onOpen(conn));
