@@ -128,12 +128,13 @@ describe('lost writes, recovery, Raft', () => {
   it('asynchronous mode: describes lost writes against the fence and the rewind, and reports one acknowledged after the fence', () => {
     // hub2 (tl1, epoch 1) acknowledges 100 writes in T0..T0+300; it is cut from the store at
     // T0+100 (its last report was before that) and begins fencing at T0+2300; hub1 promotes at
-    // T0+2900; hub2 rejoins having discarded 81920 bytes. The last 60 acks never reached hub1.
+    // T0+2900; hub2's rewind counts the 60 commits it made after the fork, the 60 acks that
+    // never reached hub1.
     const acks = acksFrom([{ tl: 1, epoch: 1, n: 100 }]);
     const lost = acks.slice(40);
     const log = [
       { level: 40, time: T0 + 2300, msg: 'demoting: fencing this hub', node: 'hub2', epoch: 1, reason: 'lease about to end without a renewal' },
-      { level: 30, time: T0 + 9000, msg: 'following as standby', node: 'hub2', component: 'postgres', rewind: 'rewound', discardedWalBytes: 81920 },
+      { level: 30, time: T0 + 9000, msg: 'following as standby', node: 'hub2', component: 'postgres', rewind: 'rewound', walAfterFork: { commits: 60, records: 61, bytes: 7180 } },
     ];
     const facts = {
       promotions: [{ node: 'hub1', epoch: 2, timeline: 2, at: T0 + 2900, abandonedAt: null }],
@@ -146,11 +147,17 @@ describe('lost writes, recovery, Raft', () => {
     expect(ok.lines).toHaveLength(1);
     expect(ok.lines[0]).toMatch(new RegExp(`^60 acknowledged write\\(s\\) of ${SYS}/tl1/e1 \\(hub2\\) lost in the failover to hub1 \\(timeline 2, epoch 2, promoted `));
     expect(ok.lines[0]).toContain(`(${lost.at(-1)!.ack - lost[0]!.ack} ms), the last ${T0 + 2300 - lost.at(-1)!.ack} ms before hub2 began fencing`);
-    expect(ok.lines[0]).toContain('its rewind discarded a span of 81920 bytes of WAL (segment padding included)');
+    expect(ok.lines[0]).toContain('its rewind discarded 60 commit(s) made after the fork (7180 bytes of WAL)');
+    // The books must balance: a write lost without a commit after the fork vanished some other way.
+    const short = describeAsyncLoss(lost, { ...facts, rejoins: [{ ...facts.rejoins[0]!, walAfterFork: { commits: 59, bytes: 7000 } }] });
+    expect(short.violations.map((v) => v.kind)).toEqual(['unexplained-loss']);
+    expect(short.violations[0]!.message).toMatch(/^60 acknowledged write\(s\) of .* lost, but hub2's rewind found only 59 commit\(s\) after the fork: 1 vanished some other way/);
+    // A rejoin that read nothing (re-cloned, or an agent from before walAfterFork) checks nothing.
+    expect(describeAsyncLoss(lost, { ...facts, rejoins: rejoinsFromLog([{ ...log[1]!, walAfterFork: 'garbage' }]) }).lines[0]).toContain('what its rewind discarded is unknown');
     // The same history, but hub2 went on acknowledging a second after it began fencing: the fence
     // did not end the loss.
     const late: Ack = { id: 1000, sent: T0 + 3200, ack: T0 + 2300 + FENCE_ACK_SLACK_MS + 500, sys: SYS, tl: 1, epoch: 1 };
-    const bad = describeAsyncLoss([...lost, late], facts);
+    const bad = describeAsyncLoss([...lost, late], { ...facts, rejoins: [{ ...facts.rejoins[0]!, walAfterFork: { commits: 61, bytes: 7300 } }] });
     expect(bad.violations).toHaveLength(1);
     expect(bad.violations[0]!.kind).toBe('unbounded-loss');
     expect(bad.violations[0]!.message).toMatch(/^1 lost write\(s\) of .* after hub2 began fencing \(epoch 1, .*first id 1000/);

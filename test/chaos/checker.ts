@@ -22,13 +22,16 @@
  *   primary acknowledged beyond the new one's WAL, up to the start of its fence — and a violation
  *   when one was acknowledged after the fence began (the fence did not end the loss). The
  *   primary's last report before a partition bounds nothing: the standby's lag against it was
- *   within maximumLagOnFailoverBytes, but the primary went on acknowledging after it.
+ *   within maximumLagOnFailoverBytes, but the primary went on acknowledging after it. And the
+ *   books must balance: each lost write is a commit the old primary made after the fork, so its
+ *   rewind (which counts those commits before discarding them) must have found at least as many;
+ *   fewer means writes vanished some other way (a violation).
  * - recovery within a stated bound after the heal.
  * - Raft election safety: at most one leader per term, from the members' 'leader changed' lines.
  */
 import { identityOf, type Ack, type Fence, type LeaderObservation, type Promotion, type Rejoin } from './history.js';
 
-export type ViolationKind = 'split-brain' | 'stale-primary' | 'lost-write' | 'unbounded-loss' | 'no-recovery' | 'raft-two-leaders';
+export type ViolationKind = 'split-brain' | 'stale-primary' | 'lost-write' | 'unbounded-loss' | 'unexplained-loss' | 'no-recovery' | 'raft-two-leaders';
 
 export interface Violation {
   readonly kind: ViolationKind;
@@ -183,10 +186,17 @@ export function describeAsyncLoss(
       fence === undefined
         ? ', no fence of their epoch logged (killed or paused)'
         : `, the last ${Math.abs(fence.at - last.ack)} ms ${fence.at >= last.ack ? 'before' : 'after'} ${fence.node} began fencing at ${iso(fence.at)}`,
-      rejoin === undefined ? '' : `; its rewind discarded ${rejoin.discardedWalBytes === null ? 'an unknown amount' : `a span of ${rejoin.discardedWalBytes} bytes`} of WAL (segment padding included)`,
+      rejoin === undefined ? '' : `; ${rejoin.walAfterFork === null ? 'what its rewind discarded is unknown' : `its rewind discarded ${rejoin.walAfterFork.commits} commit(s) made after the fork (${rejoin.walAfterFork.bytes} bytes of WAL)`}`,
       fence === undefined ? '' : ' — bounded by the fence, not by the lag at its last report',
     ];
     lines.push(parts.join(''));
+    const discarded = rejoin?.walAfterFork?.commits;
+    if (discarded !== undefined && acks.length > discarded) {
+      violations.push({
+        kind: 'unexplained-loss',
+        message: `${acks.length} acknowledged write(s) of ${identity} lost, but ${server!}'s rewind found only ${discarded} commit(s) after the fork: ${acks.length - discarded} vanished some other way (first lost id ${first.id})`,
+      });
+    }
     if (fence !== undefined && last.ack > fence.at + FENCE_ACK_SLACK_MS) {
       const after = acks.filter((a) => a.ack > fence.at + FENCE_ACK_SLACK_MS).sort((x, y) => x.ack - y.ack);
       violations.push({

@@ -52,12 +52,12 @@ export interface Fence {
   readonly at: number;
 }
 
-/** A hub that rejoined as a standby ('following as standby') and the span of its WAL the rewind discarded (an upper bound: segment padding included). */
+/** A hub that rejoined as a standby ('following as standby') and what its rewind discarded. */
 export interface Rejoin {
   readonly node: string;
   readonly at: number;
-  /** 0 without a rewind; null when unknown (pg_rewind did not say, or an agent from before this field). */
-  readonly discardedWalBytes: number | null;
+  /** What it wrote after the fork (read before the rewind); null without a rewind or when unreadable. */
+  readonly walAfterFork: { readonly commits: number; readonly bytes: number } | null;
 }
 
 /** A member's 'leader changed' log line: in `term`, `leader` leads (as `member` learned it). */
@@ -123,5 +123,11 @@ export function fencesFromLog(lines: readonly Record<string, unknown>[]): Fence[
 export function rejoinsFromLog(lines: readonly Record<string, unknown>[]): Rejoin[] {
   return lines
     .filter((l) => l.msg === 'following as standby' && typeof l.node === 'string')
-    .map((l) => ({ node: String(l.node), at: Number(l.time), discardedWalBytes: typeof l.discardedWalBytes === 'number' ? l.discardedWalBytes : null }));
+    .map((l) => ({ node: String(l.node), at: Number(l.time), walAfterFork: walAfterForkOf(l.walAfterFork) }));
+}
+
+function walAfterForkOf(value: unknown): Rejoin['walAfterFork'] {
+  if (typeof value !== 'object' || value === null) return null;
+  const { commits, bytes } = value as Record<string, unknown>;
+  return Number.isSafeInteger(commits) && Number.isSafeInteger(bytes) && (commits as number) >= 0 && (bytes as number) >= 0 ? { commits: commits as number, bytes: bytes as number } : null;
 }

@@ -154,16 +154,6 @@ export interface FollowResult {
   readonly rewind: 'not-needed' | 'no-rewind-required' | 'rewound';
   readonly divergedAt: Lsn | undefined;
   /**
-   * The span of this node's WAL past the divergence point that the rewind threw away (to the end
-   * of its last checkpoint record): an upper bound of what it had written — and, as a former
-   * primary in asynchronous mode, possibly acknowledged — that the new primary never received.
-   * Not the amount written: it includes the padding of a segment switch, and a crash-recovered
-   * former primary ends with its checkpoint in the next segment (measured: 16.6 MB after a
-   * synchronous failover that lost nothing). 0 without a rewind; null when pg_rewind did not say
-   * where the servers diverged.
-   */
-  readonly discardedWalBytes: number | null;
-  /**
    * What this node wrote after the fork, read before the rewind discarded it: commits, records
    * and bytes (pg_waldump). As a former primary in asynchronous mode, the commits are what the
    * failover lost. Null without a rewind, or when it could not be read.
@@ -793,7 +783,6 @@ export class PostgresInstance {
 
       let rewind: FollowResult['rewind'] = 'not-needed';
       let divergedAt: Lsn | undefined;
-      let discardedWalBytes: number | null = 0;
       let afterFork: WalAfterFork | null = null;
       let rewindMs = 0;
       if (decision.kind === 'rewind') {
@@ -827,9 +816,8 @@ export class PostgresInstance {
         const verdict = parseRewindOutput(out);
         rewind = verdict.rewound ? 'rewound' : 'no-rewind-required';
         divergedAt = verdict.divergedAt;
-        if (verdict.rewound) discardedWalBytes = divergedAt === undefined ? null : Number(local.end > divergedAt ? local.end - divergedAt : 0n);
         rewindMs = Date.now() - tr;
-        this.#log.info({ rewind, rewindMs, divergedAt: divergedAt === undefined ? null : formatLsn(divergedAt), localEnd: formatLsn(local.end), discardedWalBytes, walAfterFork: afterFork }, 'pg_rewind done');
+        this.#log.info({ rewind, rewindMs, divergedAt: divergedAt === undefined ? null : formatLsn(divergedAt), localEnd: formatLsn(local.end), walAfterFork: afterFork }, 'pg_rewind done');
       }
 
       await this.#setStandbySignal();
@@ -850,8 +838,8 @@ export class PostgresInstance {
         }
       }
       const durationMs = Date.now() - t0;
-      this.#log.info({ crashRecovered, rewind, discardedWalBytes, walAfterFork: afterFork, dropped, durationMs }, 'following as standby');
-      return { crashRecovered, rewind, divergedAt, discardedWalBytes, walAfterFork: afterFork, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
+      this.#log.info({ crashRecovered, rewind, walAfterFork: afterFork, dropped, durationMs }, 'following as standby');
+      return { crashRecovered, rewind, divergedAt, walAfterFork: afterFork, droppedSlots: dropped, crashRecoveryMs, rewindMs, durationMs };
     });
   }
 
