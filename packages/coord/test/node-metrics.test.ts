@@ -42,6 +42,7 @@ function status(options: { hub2Down?: boolean } = {}): ClusterStatus {
       paused: null,
       reports: [report('hub1', 'primary', [{ name: 'hub2', state: 'streaming', syncState: 'sync', flushLsn: '0/3000000', replayLsn: '0/2FFF000', lagBytes: 4096, replayLagMs: 250 }]), report('hub2', 'standby')],
       history,
+      rejoins: [],
       problems: [],
     },
     raft: {

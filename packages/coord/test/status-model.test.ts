@@ -60,6 +60,7 @@ function healthy(): StatusInput {
         { epoch: 1, at: iso(T0 - 600_000), kind: 'bootstrap', from: null, to: 'hub2', reason: 'first primary', dataLossBytes: 0 },
         { epoch: 3, at: iso(T0 - 60_000), kind: 'failover', from: 'hub2', to: 'hub1', reason: 'hub2 lost the lease', dataLossBytes: 0 },
       ],
+      rejoins: [],
       problems: [],
     },
     raft: { servedBy: 'witness', leader: 'witness', term: 4, members: [member('hub1', up()), member('hub2', up()), member('witness', up('leader'))] },

@@ -185,7 +185,7 @@ export class AdminService {
     const limit = options.limit ?? 0;
     const entries = limit > 0 ? sorted.slice(-limit) : sorted;
     const epochs = new Set(entries.map((e) => e.epoch));
-    const rejoins = (read.records.rejoins ?? []).filter((r) => epochs.has(r.epoch)).sort((a, b) => a.epoch - b.epoch);
+    const rejoins = read.records.rejoins.filter((r) => epochs.has(r.epoch)).sort((a, b) => a.epoch - b.epoch);
     return { entries, rejoins, read };
   }
 

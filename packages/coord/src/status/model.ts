@@ -90,7 +90,7 @@ export interface StatusRecords {
   /** A switchover or manual failover asked for and not over yet (hubha/handover/request). */
   readonly handover?: HandoverRequest | null;
   /** How former primaries came back (hubha/rejoin/<epoch>), any order; for the history. */
-  readonly rejoins?: readonly Rejoin[];
+  readonly rejoins: readonly Rejoin[];
   readonly problems: readonly string[];
 }
 

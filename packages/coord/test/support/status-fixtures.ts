@@ -33,6 +33,7 @@ export function records(over: Partial<StatusRecords> = {}): StatusRecords {
     paused: null,
     reports: [report('hub1', 'primary'), report('hub2', 'standby')],
     history: [{ epoch: 5, at: iso(T0 - 10_000), kind: 'failover', from: 'hub2', to: 'hub1', reason: 'hub2 lost the lease', dataLossBytes: 0 }],
+    rejoins: [],
     problems: [],
     ...over,
   };
