@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { GrpcRaftTransport, LevelRaftStorage, RaftNode } from '@hubha/raft';
 import type { NodeId, ProposeOutcome, RaftStorage, RaftTransport, ReadOutcome, Scheduler } from '@hubha/raft';
-import { realScheduler } from '@hubha/raft';
+import { childLogger, realScheduler } from '@hubha/raft';
 import type { NodeConfig } from '../config/node-config.js';
 import { selfEndpoints } from '../config/node-config.js';
 import { LeaseExpiryTimer } from '../lease/lease-expiry-timer.js';
@@ -87,7 +87,7 @@ export class CoordNode {
   static async start(options: CoordNodeOptions): Promise<CoordNode> {
     const { config } = options;
     const scheduler = options.scheduler ?? realScheduler;
-    const logger = options.logger.child({ node: config.node.name, cluster: config.cluster.id });
+    const logger = childLogger(options.logger, { node: config.node.name, cluster: config.cluster.id });
     const self = selfEndpoints(config);
     const bootstrapMembers: BootstrapMember[] = config.cluster.members.map((m) => ({ id: m.name, peer: m.peer, client: m.client }));
     const adapter = new CoordStateAdapter(bootstrapMembers);

@@ -45,10 +45,10 @@ export class HookRunner {
         settled = true;
         clearTimeout(timer);
         const outcome: HookOutcome = { event, ok: error === null && exitCode === 0, exitCode, durationMs: Math.round(performance.now() - started), error: error ?? (exitCode === 0 ? null : `exited with ${exitCode}`) };
-        if (outcome.ok) this.logger.info({ node: this.node, hook: event, epoch: env.epoch, durationMs: outcome.durationMs }, 'hook succeeded');
+        if (outcome.ok) this.logger.info({ hook: event, epoch: env.epoch, durationMs: outcome.durationMs }, 'hook succeeded');
         else {
           this.lastFailureText = `${event}: ${outcome.error}`;
-          this.logger.warn({ node: this.node, hook: event, epoch: env.epoch, exitCode, error: outcome.error, output: output.slice(0, MAX_HOOK_OUTPUT_BYTES) }, 'hook failed');
+          this.logger.warn({ hook: event, epoch: env.epoch, exitCode, error: outcome.error, output: output.slice(0, MAX_HOOK_OUTPUT_BYTES) }, 'hook failed');
         }
         resolve(outcome);
       };

@@ -1,3 +1,4 @@
+import { childLogger } from '@hubha/raft';
 import { readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ActiveHub, CoordClient, CoordSession, CoordWatch, HandoverReady, HandoverRequest, HistoryEntry, HubReport, LeaseKeeper, ReinitRequest, Rejoin, SyncStandby } from '@hubha/coord';
@@ -139,7 +140,8 @@ export class HubAgent {
     this.settings = options.settings;
     this.session = options.client.session(`hub-${options.settings.name}`);
     this.pg = options.postgres;
-    this.logger = options.logger.child({ component: 'hub-agent' });
+    // The node name is bound once here: the chaos history and operators read it from every line.
+    this.logger = childLogger(options.logger, { component: 'hub-agent', node: options.settings.name });
     this.hooks = new HookRunner(this.settings.name, this.settings.hooks.timeoutMs, this.logger);
     this.watchdog = new Watchdog(this.settings.watchdog.device, this.settings.watchdog.mode, this.logger);
   }
@@ -222,7 +224,7 @@ export class HubAgent {
   private async tick(): Promise<void> {
     if (this.stopped || this.ticking) return;
     this.ticking = true;
-    if (this.noFencing) this.logger.error({ node: this.settings.name, role: this.role, epoch: this.epoch }, `UNSAFE TESTING: self-fencing is DISABLED (${UNSAFE_DISABLE_FENCING_ENV}=1): this hub can cause split brain and lose writes`);
+    if (this.noFencing) this.logger.error({ role: this.role, epoch: this.epoch }, `UNSAFE TESTING: self-fencing is DISABLED (${UNSAFE_DISABLE_FENCING_ENV}=1): this hub can cause split brain and lose writes`);
     try {
       const snapshot = await this.pg.observe();
       this.lastSnapshot = snapshot;
@@ -239,7 +241,7 @@ export class HubAgent {
       this.lastError = null;
     } catch (err) {
       this.lastError = err instanceof Error ? err.message : String(err);
-      this.logger.warn({ node: this.settings.name, epoch: this.epoch, err: this.lastError }, 'agent loop step failed');
+      this.logger.warn({ epoch: this.epoch, err: this.lastError }, 'agent loop step failed');
     } finally {
       this.ticking = false;
       const delayMs = this.wakeAgain ? 0 : (this.nextDelayMs ?? this.settings.timings.loopIntervalMs);
@@ -261,7 +263,7 @@ export class HubAgent {
     if (!snapshot.up || snapshot.inRecovery) {
       // PostgreSQL died under the active hub: try one restart; if it does not come back, give
       // the lease up so the standby can take over.
-      this.logger.warn({ node: this.settings.name, epoch, up: snapshot.up }, 'PostgreSQL is not a running primary on the active hub');
+      this.logger.warn({ epoch, up: snapshot.up }, 'PostgreSQL is not a running primary on the active hub');
       const restarted = await this.pg.start().then(
         () => true,
         () => false,
@@ -310,7 +312,7 @@ export class HubAgent {
       if (!(await this.writeSyncRecord(epoch, null))) return;
     }
     if (snapshot.synchronousStandbyNames !== '') {
-      this.logger.warn({ node: this.settings.name, epoch }, 'no synchronous standby streaming: recorded, now replicating asynchronously');
+      this.logger.warn({ epoch }, 'no synchronous standby streaming: recorded, now replicating asynchronously');
       await this.pg.setSynchronousStandbys([], { strict: false });
     }
   }
@@ -318,7 +320,7 @@ export class HubAgent {
   private async writeSyncRecord(epoch: number, standby: string | null): Promise<boolean> {
     const record: SyncStandby = { primary: this.settings.name, standby, epoch, at: new Date().toISOString() };
     const ok = await fencedPut(this.session, epoch, SYNC_STANDBY_KEY, encodeRecord(record)).catch(() => false);
-    if (ok) this.logger.info({ node: this.settings.name, epoch, standby }, 'synchronous standby recorded');
+    if (ok) this.logger.info({ epoch, standby }, 'synchronous standby recorded');
     return ok;
   }
 
@@ -332,7 +334,7 @@ export class HubAgent {
     };
     await this.session.put(ACTIVE_HUB_KEY, encodeRecord(record), { lease: { name: ACTIVE_HUB_LEASE, epoch } });
     await this.options.publishLocal?.(record).catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not write the local active-hub file'));
-    this.logger.info({ node: this.settings.name, epoch, address: record.address }, 'active-hub address published');
+    this.logger.info({ epoch, address: record.address }, 'active-hub address published');
   }
 
   private async ensureSlots(): Promise<void> {
@@ -352,13 +354,13 @@ export class HubAgent {
     const me = this.settings.name;
     const target = snapshot.standbys.find((s) => s.applicationName === request.to && s.state === 'streaming');
     if (target === undefined) {
-      this.logger.warn({ node: me, epoch, to: request.to, id: request.id }, 'switchover refused: the target is not streaming from this hub');
+      this.logger.warn({ epoch, to: request.to, id: request.id }, 'switchover refused: the target is not streaming from this hub');
       await this.answerHandover(request, epoch, null, `${request.to} is not streaming from ${me}`);
       return;
     }
     const started = performance.now();
     this.setRole('handing-over', epoch);
-    this.logger.info({ node: me, epoch, to: request.to, id: request.id, by: request.by }, 'switchover: stopping PostgreSQL cleanly to hand over');
+    this.logger.info({ epoch, to: request.to, id: request.id, by: request.by }, 'switchover: stopping PostgreSQL cleanly to hand over');
     await this.options.vip?.release().catch((err: unknown) => this.logger.error({ err: String(err) }, 'VIP release failed'));
     this.vipHeld = false;
     let control: ControlData | null = null;
@@ -367,7 +369,7 @@ export class HubAgent {
       const after = await this.pg.controlData();
       if (isCleanShutdown(after)) control = after;
     } catch (err) {
-      this.logger.error({ node: me, epoch, err: err instanceof Error ? err.message : String(err) }, 'switchover: PostgreSQL did not stop cleanly');
+      this.logger.error({ epoch, err: err instanceof Error ? err.message : String(err) }, 'switchover: PostgreSQL did not stop cleanly');
     }
     if (control === null) {
       // Where our WAL ends is unknown, so the target could not check that it has all of it.
@@ -394,7 +396,7 @@ export class HubAgent {
     this.handoverPoint = { timeline: control.latestCheckpointTimeline, shutdownCheckpointLsn: control.latestCheckpointLocation };
     this.setRole('fenced', null);
     this.logger.info(
-      { node: me, epoch, to: request.to, stopMs, released, shutdownCheckpointLsn: formatLsn(control.latestCheckpointLocation), handoverMs: Math.round(performance.now() - started) },
+      { epoch, to: request.to, stopMs, released, shutdownCheckpointLsn: formatLsn(control.latestCheckpointLocation), handoverMs: Math.round(performance.now() - started) },
       'switchover: PostgreSQL stopped cleanly and the lease released for the target',
     );
     this.hooks.run('demote', this.settings.hooks.onDemote, { role: 'fenced', epoch });
@@ -422,7 +424,6 @@ export class HubAgent {
    * primary gave no answer — it crashed or lost the lease, and the lease expired).
    */
   private async takeOver(part: Extract<HandoverPart, { kind: 'take-over' }>, snapshot: Extract<PgSnapshot, { up: true }>, view: StoreView): Promise<boolean> {
-    const me = this.settings.name;
     const { request } = part;
     let kind: PromotionKind;
     if (request.kind === 'switchover') {
@@ -447,7 +448,7 @@ export class HubAgent {
       if (!request.force) {
         const blocking = this.eligibility(snapshot, view).reasons.filter((r) => r.code !== 'paused' && r.code !== 'better-candidate');
         if (blocking.length > 0) {
-          this.logger.warn({ node: me, id: request.id, reasons: blocking.map((r) => r.code) }, 'manual failover to this hub refused: not eligible (ask with force to override)');
+          this.logger.warn({ id: request.id, reasons: blocking.map((r) => r.code) }, 'manual failover to this hub refused: not eligible (ask with force to override)');
           return true;
         }
       }
@@ -456,7 +457,7 @@ export class HubAgent {
     }
     const epoch = await this.acquire();
     if (epoch === null) return true;
-    this.logger.warn({ node: me, epoch, id: request.id, kind: kind.kind, force: request.force }, `${kind.kind}: taking over as the active hub`);
+    this.logger.warn({ epoch, id: request.id, kind: kind.kind, force: request.force }, `${kind.kind}: taking over as the active hub`);
     await this.promote(epoch, view, kind).catch((err: unknown) => this.promotionFailed(epoch, err));
     if (this.role === 'primary') {
       // Done: end the reservation now rather than at the end of its window (a scheduled
@@ -473,7 +474,7 @@ export class HubAgent {
       this.session.put(reinitKey(me), encodeRecord({ ...request, state, error, updatedAt: new Date().toISOString() } satisfies ReinitRequest));
     await update('running', null);
     const started = performance.now();
-    this.logger.warn({ node: me, from: active.name, id: request.id, by: request.by }, 'reinit: re-cloning this standby from the active hub');
+    this.logger.warn({ from: active.name, id: request.id, by: request.by }, 'reinit: re-cloning this standby from the active hub');
     try {
       await this.pg.stop({ mode: 'fast' });
       await this.pg.reclone(this.source(active));
@@ -485,7 +486,7 @@ export class HubAgent {
     }
     this.setRole('standby', null);
     await this.session.delete(reinitKey(me));
-    this.logger.info({ node: me, from: active.name, durationMs: Math.round(performance.now() - started) }, 'reinit: re-cloned and started as a standby');
+    this.logger.info({ from: active.name, durationMs: Math.round(performance.now() - started) }, 'reinit: re-cloned and started as a standby');
   }
 
   private async keepRaftLeadershipAway(): Promise<void> {
@@ -496,7 +497,7 @@ export class HubAgent {
     this.lastLeadershipMove = now;
     // Losing the active hub must not also cost an election (whose new leader restarts the TTL).
     const moved = await raft.transferAway().catch(() => false);
-    this.logger.info({ node: this.settings.name, epoch: this.epoch, moved }, 'moving Raft leadership off the active hub');
+    this.logger.info({ epoch: this.epoch, moved }, 'moving Raft leadership off the active hub');
   }
 
   // ---------------------------------------------------------------- standby / not primary
@@ -527,10 +528,10 @@ export class HubAgent {
         if (epoch !== null) return this.becomePrimary(epoch, 'resumed');
       }
       if (this.noFencing) {
-        this.logger.error({ node: me, holder: view.lease?.holder ?? null }, 'UNSAFE TESTING: PostgreSQL is writable but this hub does not hold the lease: NOT fencing');
+        this.logger.error({ holder: view.lease?.holder ?? null }, 'UNSAFE TESTING: PostgreSQL is writable but this hub does not hold the lease: NOT fencing');
         return;
       }
-      this.logger.warn({ node: me, holder: view.lease?.holder ?? null }, 'PostgreSQL is writable but this hub does not hold the lease: fencing');
+      this.logger.warn({ holder: view.lease?.holder ?? null }, 'PostgreSQL is writable but this hub does not hold the lease: fencing');
       await this.pg.fence();
       this.setRole('fenced', null);
       return;
@@ -548,7 +549,7 @@ export class HubAgent {
       // standby.signal (a fenced former primary, or a follow that stopped half-way) would come
       // up writable: leave it stopped until there is an active hub to follow.
       if (!(await this.hasStandbySignal())) {
-        if (!this.waitingToFollowLogged) this.logger.warn({ node: me, holder: view.lease?.holder ?? null }, 'not starting PostgreSQL: it is not set up as a standby and this hub does not hold the lease; waiting for an active hub to follow');
+        if (!this.waitingToFollowLogged) this.logger.warn({ holder: view.lease?.holder ?? null }, 'not starting PostgreSQL: it is not set up as a standby and this hub does not hold the lease; waiting for an active hub to follow');
         this.waitingToFollowLogged = true;
         return;
       }
@@ -578,7 +579,7 @@ export class HubAgent {
     const eligibility = this.eligibility(snapshot, view);
     this.lastEligibility = eligibility;
     if (!eligibility.eligible) {
-      this.logger.debug({ node: me, reasons: eligibility.reasons.map((r) => r.code) }, 'lease free but not eligible');
+      this.logger.debug({ reasons: eligibility.reasons.map((r) => r.code) }, 'lease free but not eligible');
       return;
     }
     const epoch = await this.acquire();
@@ -622,7 +623,7 @@ export class HubAgent {
     if (part.kind !== 'reserved') return !paused;
     const waited = this.handedOverAt === null ? 0 : performance.now() - this.handedOverAt;
     if (part.request.from !== this.settings.name || waited < HANDOVER_TAKEOVER_WAIT_MS) return false;
-    this.logger.warn({ node: this.settings.name, to: part.request.to, waitedMs: Math.round(waited) }, 'switchover: the target did not take over in time; starting again as the active hub');
+    this.logger.warn({ to: part.request.to, waitedMs: Math.round(waited) }, 'switchover: the target did not take over in time; starting again as the active hub');
     return true;
   }
 
@@ -631,7 +632,7 @@ export class HubAgent {
     // Back off (1 s doubling to 30 s) so a hub that cannot promote does not churn epochs.
     this.promotionFailures++;
     this.promotionRetryAt = performance.now() + Math.min(30_000, 1000 * 2 ** (this.promotionFailures - 1));
-    this.logger.error({ node: this.settings.name, epoch, err: err instanceof Error ? err.message : String(err) }, 'promotion failed: fencing and releasing the lease');
+    this.logger.error({ epoch, err: err instanceof Error ? err.message : String(err) }, 'promotion failed: fencing and releasing the lease');
     if (this.role === 'promoting') this.setRole('primary', epoch); // so demote() runs its full path
     await this.demote('promotion failed', true);
   }
@@ -715,7 +716,7 @@ export class HubAgent {
     if (this.settings.synchronous !== 'off' && !kind.skipSyncCheck) {
       const fresh = await readStoreView(this.session, this.logger, STORE_READ_TIMEOUT_MS);
       if (fresh === null || fresh.sync?.standby !== me) {
-        this.logger.warn({ node: me, epoch, recorded: fresh?.sync?.standby ?? null }, 'not the recorded synchronous standby after all: giving the lease back');
+        this.logger.warn({ epoch, recorded: fresh?.sync?.standby ?? null }, 'not the recorded synchronous standby after all: giving the lease back');
         await this.keeper?.release().catch(() => false);
         await this.keeper?.close();
         this.keeper = null;
@@ -733,7 +734,7 @@ export class HubAgent {
     if (!(await fencedPuts(this.session, epoch, records).catch(() => false))) return this.demote('could not record the promotion in the history', true);
     const started = performance.now();
     const result = await this.pg.promote({ checkpoint: 'background', ...(this.settings.synchronous === 'strict' ? { synchronous: { names: [], strict: true } } : {}) });
-    this.logger.info({ node: me, epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started), kind: kind.kind }, 'PostgreSQL promoted');
+    this.logger.info({ epoch, timeline: result.timeline, promoteMs: Math.round(performance.now() - started), kind: kind.kind }, 'PostgreSQL promoted');
     await this.becomePrimary(epoch, kind.kind);
   }
 
@@ -781,7 +782,7 @@ export class HubAgent {
     await this.publish(epoch);
     this.hooks.run('promote', this.settings.hooks.onPromote, { role: 'primary', epoch });
     this.hooks.run('role-change', this.settings.hooks.onRoleChange, { role: 'primary', epoch });
-    this.logger.info({ node: me, epoch, kind }, 'active hub');
+    this.logger.info({ epoch, kind }, 'active hub');
   }
 
   /** The history entry of a promotion, fenced by its epoch; false when it could not be written. */
@@ -831,7 +832,7 @@ export class HubAgent {
   }
 
   private async cloneFrom(active: ActiveHub): Promise<void> {
-    this.logger.info({ node: this.settings.name, from: active.name, epoch: active.epoch }, 'cloning the active hub');
+    this.logger.info({ from: active.name, epoch: active.epoch }, 'cloning the active hub');
     await this.pg.cloneFrom(this.source(active));
     await this.pg.start();
     this.setRole('standby', null);
@@ -839,10 +840,10 @@ export class HubAgent {
 
   /** Becomes a standby of the active hub: pg_rewind when the timelines diverged, else directly. */
   private async follow(active: ActiveHub, view: StoreView): Promise<void> {
-    this.logger.info({ node: this.settings.name, primary: active.name, epoch: active.epoch }, 'following the active hub');
+    this.logger.info({ primary: active.name, epoch: active.epoch }, 'following the active hub');
     try {
       const result = await this.pg.followAsStandby(this.source(active), this.handoverPoint === null ? {} : { handedOverAt: this.handoverPoint });
-      this.logger.info({ node: this.settings.name, rewind: result.rewind, crashRecovered: result.crashRecovered, durationMs: result.durationMs }, 'rejoined as a standby');
+      this.logger.info({ rewind: result.rewind, crashRecovered: result.crashRecovered, durationMs: result.durationMs }, 'rejoined as a standby');
       this.handedOverAt = null;
       this.handoverPoint = null;
       const afterFork = result.rewind === 'rewound' ? result.walAfterFork : { commits: 0, bytes: 0 };
@@ -855,7 +856,7 @@ export class HubAgent {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if ((code === 'REWIND_FAILED' || code === 'TIMELINE_DIVERGED') && this.settings.postgres.autoReclone) {
-        this.logger.warn({ node: this.settings.name, code }, 'rewind impossible: re-cloning from the active hub');
+        this.logger.warn({ code }, 'rewind impossible: re-cloning from the active hub');
         await this.pg.reclone(this.source(active));
         await this.pg.start();
         await this.recordRejoin(active, view, { rewind: 'recloned', commitsAfterFork: null, walBytesAfterFork: null, divergedAt: null });
@@ -877,10 +878,10 @@ export class HubAgent {
     const record: Rejoin = { epoch: active.epoch, member: me, primary: active.name, at: new Date().toISOString(), ...how };
     try {
       const res = await this.session.txn({ compare: [{ key, target: 'create-revision', op: 'equal', number: 0 }], success: [{ type: 'put', key, value: encodeRecord(record) }], failure: [] });
-      if (res.succeeded) this.logger.info({ node: me, epoch: active.epoch, rewind: how.rewind, commitsAfterFork: how.commitsAfterFork, walBytesAfterFork: how.walBytesAfterFork }, 'rejoin recorded');
+      if (res.succeeded) this.logger.info({ epoch: active.epoch, rewind: how.rewind, commitsAfterFork: how.commitsAfterFork, walBytesAfterFork: how.walBytesAfterFork }, 'rejoin recorded');
     } catch (err) {
       // Only the account of what was discarded is lost; the rejoin itself is done.
-      this.logger.warn({ node: me, epoch: active.epoch, err: err instanceof Error ? err.message : String(err) }, 'could not record the rejoin');
+      this.logger.warn({ epoch: active.epoch, err: err instanceof Error ? err.message : String(err) }, 'could not record the rejoin');
     }
   }
 
@@ -894,7 +895,7 @@ export class HubAgent {
     if (this.demoting !== null) return this.demoting;
     if (this.role !== 'primary' && this.role !== 'promoting') return Promise.resolve();
     if (this.noFencing) {
-      this.logger.error({ node: this.settings.name, epoch: this.epoch, reason }, 'UNSAFE TESTING: NOT fencing (self-fencing disabled): VIP and PostgreSQL left as they are');
+      this.logger.error({ epoch: this.epoch, reason }, 'UNSAFE TESTING: NOT fencing (self-fencing disabled): VIP and PostgreSQL left as they are');
       return Promise.resolve();
     }
     const epoch = this.epoch;
@@ -902,14 +903,14 @@ export class HubAgent {
       const started = performance.now();
       this.setRole('demoting', epoch);
       this.clearFenceTimer();
-      this.logger.warn({ node: this.settings.name, epoch, reason }, 'demoting: fencing this hub');
+      this.logger.warn({ epoch, reason }, 'demoting: fencing this hub');
       await this.options.vip?.release().catch((err: unknown) => this.logger.error({ err: String(err) }, 'VIP release failed'));
       this.vipHeld = false;
       const fence = await this.pg.fence().catch((err: unknown) => {
         this.logger.error({ err: String(err) }, 'fencing PostgreSQL failed');
         return null;
       });
-      this.logger.warn({ node: this.settings.name, epoch, method: fence?.method ?? 'failed', demotionMs: Math.round(performance.now() - started) }, 'fenced');
+      this.logger.warn({ epoch, method: fence?.method ?? 'failed', demotionMs: Math.round(performance.now() - started) }, 'fenced');
       // Fenced: the watchdog's job is done (disarm only now, after PostgreSQL stopped).
       await this.watchdog.disarm();
       const keeper = this.keeper;
@@ -952,7 +953,7 @@ export class HubAgent {
     this.role = role;
     this.epoch = epoch;
     this.lastReportAt = 0; // report the new role at the next loop, not up to a report interval later
-    this.logger.info({ node: this.settings.name, role, epoch }, 'hub role');
+    this.logger.info({ role, epoch }, 'hub role');
     for (const listener of this.roleListeners) listener(role, epoch);
   }
 }

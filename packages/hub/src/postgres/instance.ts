@@ -1,6 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { childLogger } from '@hubha/raft';
 import type { PgBinaries } from './binaries.js';
 import { tailOf } from './bounded-output.js';
 import { PgCommandRunner } from './command.js';
@@ -217,7 +218,7 @@ export class PostgresInstance {
     this.osUser = options.osUser;
     this.timeouts = { ...DEFAULT_PG_TIMEOUTS, ...options.timeouts };
     this.replication = validateReplicationTimeouts({ ...(options.replication ?? DEFAULT_REPLICATION_TIMEOUTS) });
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'postgres', node: this.nodeName });
+    this.#log = childLogger(options.logger ?? pino({ level: 'silent' }), { component: 'postgres', node: this.nodeName });
     this.#runner = new PgCommandRunner(this.osUser, this.#log);
   }
 

@@ -17,6 +17,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { isValidNodeId } from '../core/confchange.js';
+import { childLogger } from '../log/child-logger.js';
 import type { Message, NodeId } from '../core/types.js';
 import { raftPeerService } from './frames.js';
 import type { InboundCounters, RejectReason } from './inbound.js';
@@ -88,7 +89,7 @@ export class GrpcRaftTransport implements RaftTransport {
     this.clusterId = options.clusterId;
     this.self = options.self;
     this.listen = options.listen;
-    this.log = options.logger.child({ component: 'raft-transport', node: options.self });
+    this.log = childLogger(options.logger, { component: 'raft-transport', node: options.self });
     this.limits = resolveLimits(options.limits);
     this.backoff = resolveBackoff(options.backoff);
     this.random = options.random ?? Math.random;
