@@ -145,6 +145,16 @@ describe('TransferLeadership target', () => {
     expect(code(chooseTransferTarget(f, 'hub2'))).toBe('target:hub2');
   });
 
+  it('passes over the active hub while another voter will do (its sidecar would move the leadership off it at once)', () => {
+    const led = (activeHub: string | null) => facts({ leader: 'witness3', activeHub }, [member('hub1', { matchIndex: 100 }), member('hub2', { matchIndex: 90 }), member('witness3', { matchIndex: 100 })]);
+    expect(code(chooseTransferTarget(led(null), ''))).toBe('target:hub1');
+    expect(code(chooseTransferTarget(led('hub1'), ''))).toBe('target:hub2');
+    // The only other voter: the active hub it is (its sidecar's business then).
+    expect(code(chooseTransferTarget(facts({ leader: 'witness3', activeHub: 'hub1' }, [member('hub1'), member('hub2', { reachable: false }), member('witness3')]), ''))).toBe('target:hub1');
+    // Named: as asked.
+    expect(code(chooseTransferTarget(led('hub1'), 'hub1'))).toBe('target:hub1');
+  });
+
   it('refuses an unknown member, a learner, an unreachable voter, and no candidate at all', () => {
     const f = facts({}, [member('hub1'), member('hub2', { reachable: false }), member('witness4', { role: 'learner' })]);
     expect(code(chooseTransferTarget(f, 'ghost'))).toBe('failed-precondition:no-such-member');

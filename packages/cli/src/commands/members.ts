@@ -139,7 +139,7 @@ export function registerMemberCommands(program: Command): void {
     });
   program
     .command('transfer-leader [target]')
-    .description('hand Raft leadership to a voter (default: the most up-to-date reachable one)')
+    .description('hand Raft leadership to a voter (default: the most up-to-date reachable one, not the active hub if another will do)')
     .option('-e, --endpoints <list>', ENDPOINTS_HELP)
     .addHelpText('after', `${CHANGE_EXIT_CODES}\nRefused: no-such-member, not-a-voter, member-unreachable, no-transfer-target.\n\nExample:\n  hubha transfer-leader witness\n`)
     .action(async (target: string | undefined, opts: { endpoints?: string }) => {

@@ -180,12 +180,15 @@ export function checkRemoveMember(facts: ClusterFacts, name: string, force: bool
 
 /**
  * TransferLeadership's target: the named voter, or (empty) the reachable voter the leader has
- * replicated furthest to. The leader itself as target means "nothing to do".
+ * replicated furthest to — not the active hub while another will do: its sidecar moves the
+ * leadership off it at once (losing the active hub must not also cost an election), so the
+ * transfer would bounce. The leader itself as target means "nothing to do".
  */
 export function chooseTransferTarget(facts: ClusterFacts, target: string): { readonly target: string } | AdminRefusal {
   if (target === '') {
     const candidates = facts.members.filter((m) => m.role === 'voter' && m.name !== facts.leader && m.reachable);
-    const best = [...candidates].sort((a, b) => b.matchIndex - a.matchIndex || a.name.localeCompare(b.name))[0];
+    const isActive = (m: MemberFacts): number => (m.name === facts.activeHub ? 1 : 0);
+    const best = [...candidates].sort((a, b) => isActive(a) - isActive(b) || b.matchIndex - a.matchIndex || a.name.localeCompare(b.name))[0];
     if (best === undefined) return refuse('no-transfer-target', `no other voter can be reached to take over from ${facts.leader}`);
     return { target: best.name };
   }
