@@ -222,6 +222,40 @@ describe('CoordSession: sequencing (exactly-once)', () => {
     expect(transport.calls.map((c) => c.request.key ?? c.request.name)).toEqual(['first', 'l', 'q1', 'q2']);
   });
 
+  it('a lease keeper never waits behind the session mutation in flight (its own client id and seqs)', async () => {
+    // The put hangs as it would on a leader that went silent; the lease service answers.
+    const lease = { name: 'l', holder: 'h', ttlMs: 1000, epoch: 1, grantRevision: 1, renewCount: 0 };
+    const transport = new FakeTransport((call) => {
+      if (call.path.endsWith('/Grant')) return { header: header(2), granted: true, lease };
+      if (call.path.endsWith('/KeepAlive')) return { header: header(3), renewed: true, lease };
+      return HANG;
+    });
+    const client = await makeClient(transport, { attemptTimeoutMs: 5000, requestTimeoutMs: 5000 });
+    const session = client.session('hub-hub1');
+    const stuck = session.put('report', 'v').catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 5));
+    const keeper = session.keepLease({ name: 'l', holder: 'h', ttlMs: 1000, renewIntervalMs: 100 });
+    const renewals: number[] = [];
+    keeper.on('renewed', () => renewals.push(performance.now()));
+    const started = performance.now();
+    await new Promise<void>((resolve) => keeper.on('acquired', () => resolve()));
+    expect(performance.now() - started).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(renewals.length).toBeGreaterThanOrEqual(2);
+    expect(keeper.isHeld()).toBe(true);
+    const put = transport.calls.find((c) => c.path.endsWith('/Put'))!;
+    const leaseCalls = transport.calls.filter((c) => !c.path.endsWith('/Put'));
+    expect(put.request.clientId).toMatch(/^hub-hub1-/);
+    expect(new Set(leaseCalls.map((c) => c.request.clientId)).size).toBe(1);
+    expect(leaseCalls[0]!.request.clientId).toMatch(/^hub-hub1\.lease-/);
+    expect(leaseCalls.map((c) => c.request.seq)).toEqual(leaseCalls.map((_, i) => i + 1));
+    // Closing the session stops its keepers and their lane.
+    await session.close();
+    expect(keeper.isHeld()).toBe(false);
+    await client.close();
+    expect(await stuck).toBeInstanceOf(CoordClientError);
+  });
+
   it('closing the session fails its queued mutations; closing the client cancels the one in flight', async () => {
     const transport = new FakeTransport(() => HANG);
     const client = await makeClient(transport, { attemptTimeoutMs: 10_000, requestTimeoutMs: 10_000 });

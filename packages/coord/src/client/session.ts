@@ -3,14 +3,15 @@
  *
  * The servers deduplicate per client_id (a retried seq gets the cached result) and require at
  * most one request in flight per client_id with strictly increasing seqs. So a session:
- *  - sends its mutations one at a time, in call order (a bounded queue; lease keepers' requests
- *    may go ahead of the queued ones, never ahead of the one in flight);
+ *  - sends its mutations one at a time, in call order (a bounded queue);
  *  - gives each mutation the next seq when it is sent, and retries it with that same seq (the
  *    same request) across redirects, failovers and timeouts until the call's deadline;
  *  - after a mutation fails for good ('timeout', 'unavailable': outcome unknown) moves on to a
  *    new seq: the abandoned one can then never be applied after a later one (the server refuses
  *    it as stale), and is never confused with a different command.
- * Reads and membership calls are not queued (they carry no seq).
+ * Reads and membership calls are not queued (they carry no seq). Lease keepers started here send
+ * through a session of their own (keepLease): behind another mutation in flight — up to its
+ * whole deadline, against a leader that went silent — a renewal would come too late.
  */
 import { randomUUID } from 'node:crypto';
 import type { hubha } from '@hubha/proto/coord';
@@ -142,13 +143,17 @@ export class CoordSession {
   private busy = false;
   private closed = false;
   private readonly keepers = new Set<LeaseKeeper>();
+  /** Where this session's lease keepers send (keepLease); created with the first keeper. */
+  private leaseLane: CoordSession | null = null;
   private readonly log: Logger;
+  private readonly name: string;
 
   constructor(
     private readonly host: SessionHost,
     name = 'session',
   ) {
-    this.clientId = `${checkSessionName(name)}-${randomUUID()}`;
+    this.name = checkSessionName(name);
+    this.clientId = `${this.name}-${randomUUID()}`;
     this.log = host.logger.child({ clientId: this.clientId });
   }
 
@@ -407,11 +412,15 @@ export class CoordSession {
 
   /**
    * Keeps a lease (see LeaseKeeper): acquires it, renews it, tells when it is lost. Its requests
-   * go through this session, ahead of queued mutations. Stopped when the session is closed.
+   * go through this session's lease lane — a session of its own (client id
+   * `<this session's name>.lease-<uuid>`), shared by the keepers started here — so that they
+   * never wait behind this session's other mutations. Stopped when this session is closed.
    */
   keepLease(options: LeaseKeeperOptions): LeaseKeeper {
     this.checkOpen();
-    const keeper = new LeaseKeeper(this, { logger: this.log, ...options });
+    const suffixed = `${this.name}.lease`;
+    this.leaseLane ??= new CoordSession(this.host, Buffer.byteLength(suffixed, 'utf8') <= MAX_SESSION_NAME_BYTES ? suffixed : 'lease');
+    const keeper = new LeaseKeeper(this.leaseLane, { logger: this.leaseLane.log, ...options });
     this.keepers.add(keeper);
     void keeper.whenStopped().then(() => this.keepers.delete(keeper));
     return keeper;
@@ -481,6 +490,7 @@ export class CoordSession {
       for (const job of this.queue.splice(0)) job.fail(closedError('the session is closed'));
     }
     await Promise.all([...this.keepers].map((k) => k.stop()));
+    await this.leaseLane?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
