@@ -95,6 +95,8 @@ interface PromotionKind {
 export class HubAgent {
   private readonly settings: HubSettings;
   private readonly session: CoordSession;
+  /** Reports only: a report stuck on a silent leader never delays the agent's fenced writes. */
+  private readonly reportSession: CoordSession;
   private readonly pg: PostgresInstance;
   private readonly logger: Logger;
   private readonly hooks: HookRunner;
@@ -109,6 +111,7 @@ export class HubAgent {
   private demoting: Promise<void> | null = null;
   private lastReportAt = 0;
   private reportSeq = 0;
+  private reportInFlight = false;
   private lastLeadershipMove = 0;
   private wrongSourceLoops = 0;
   private notStreamingSince: number | null = null;
@@ -139,6 +142,7 @@ export class HubAgent {
   constructor(private readonly options: HubAgentOptions) {
     this.settings = options.settings;
     this.session = options.client.session(`hub-${options.settings.name}`);
+    this.reportSession = options.client.session(`hub-${options.settings.name}.report`);
     this.pg = options.postgres;
     // The node name is bound once here: the chaos history and operators read it from every line.
     this.logger = childLogger(options.logger, { component: 'hub-agent', node: options.settings.name });
@@ -211,6 +215,7 @@ export class HubAgent {
     // A planned stop of the sidecar: fence first (the lease then expires, or is released).
     if (this.role === 'primary' || this.role === 'promoting') await this.demote('sidecar stopping', true);
     await this.keeper?.close();
+    await this.reportSession.close();
     await this.hooks.drain();
   }
 
@@ -237,7 +242,7 @@ export class HubAgent {
         if (this.options.vip !== null) this.vipHeld = (await this.options.vip.reconcile(false)).held;
         await this.tickNotPrimary(snapshot, view);
       }
-      if (view !== null) await this.maybeReport(snapshot);
+      if (view !== null) this.maybeReport(snapshot);
       this.lastError = null;
     } catch (err) {
       this.lastError = err instanceof Error ? err.message : String(err);
@@ -929,12 +934,21 @@ export class HubAgent {
 
   // ---------------------------------------------------------------- reports
 
-  private async maybeReport(snapshot: PgSnapshot): Promise<void> {
+  /**
+   * Sends a report every reportIntervalMs, one at a time, without holding up the loop: against
+   * a leader gone silent a put waits out its attempt (seconds), and the loop has a primary to run.
+   */
+  private maybeReport(snapshot: PgSnapshot): void {
     const now = performance.now();
-    if (now - this.lastReportAt < this.settings.timings.reportIntervalMs) return;
+    const intervalMs = this.settings.timings.reportIntervalMs;
+    if (this.reportInFlight || now - this.lastReportAt < intervalMs) return;
     this.lastReportAt = now;
+    this.reportInFlight = true;
     const report = buildReport(this.settings, snapshot, this.role, this.epoch, ++this.reportSeq, this.vipHeld, this.hooks.lastFailure());
-    await this.session.put(reportKey(this.settings.name), encodeRecord(report)).catch(() => undefined);
+    void this.reportSession
+      .put(reportKey(this.settings.name), encodeRecord(report), { timeoutMs: 2 * intervalMs })
+      .catch(() => undefined)
+      .finally(() => (this.reportInFlight = false));
   }
 
   private async hasData(): Promise<boolean> {
