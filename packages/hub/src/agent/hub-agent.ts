@@ -5,6 +5,7 @@ import type { ActiveHub, CoordClient, CoordSession, CoordWatch, HandoverReady, H
 import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, HANDOVER_LEASE, handoverLeaseHolder, HANDOVER_PREFIX, HANDOVER_READY_KEY, REINIT_PREFIX, SYNC_STANDBY_KEY, encodeRecord, historyKey, reinitKey, rejoinKey, reportKey } from '@hubha/coord';
 import type { PostgresInstance } from '../postgres/instance.js';
 import type { PgSnapshot, PrimarySnapshot } from '../postgres/observe.js';
+import { reportDue, reportShape } from './report-schedule.js';
 import type { ControlData } from '../postgres/controldata.js';
 import { isCleanShutdown } from '../postgres/controldata.js';
 import { formatLsn, parseLsn } from '../postgres/lsn.js';
@@ -112,6 +113,7 @@ export class HubAgent {
   private lastReportAt = 0;
   private reportSeq = 0;
   private reportInFlight = false;
+  private reportedShape: string | null = null;
   private lastLeadershipMove = 0;
   private wrongSourceLoops = 0;
   private notStreamingSince: number | null = null;
@@ -935,19 +937,24 @@ export class HubAgent {
   // ---------------------------------------------------------------- reports
 
   /**
-   * Sends a report every reportIntervalMs, one at a time, without holding up the loop: against
-   * a leader gone silent a put waits out its attempt (seconds), and the loop has a primary to run.
+   * Sends a report every reportIntervalMs, and at once when what it says about PostgreSQL or
+   * the role changes (report-schedule.ts); one at a time, without holding up the loop: against a
+   * leader gone silent a put waits out its attempt (seconds), and the loop has a primary to run.
    */
   private maybeReport(snapshot: PgSnapshot): void {
     const now = performance.now();
     const intervalMs = this.settings.timings.reportIntervalMs;
-    if (this.reportInFlight || now - this.lastReportAt < intervalMs) return;
+    const shape = reportShape(snapshot, this.role);
+    if (!reportDue({ inFlight: this.reportInFlight, lastAtMs: this.lastReportAt, lastShape: this.reportedShape }, now, shape, intervalMs)) return;
     this.lastReportAt = now;
+    this.reportedShape = shape;
     this.reportInFlight = true;
     const report = buildReport(this.settings, snapshot, this.role, this.epoch, ++this.reportSeq, this.vipHeld, this.hooks.lastFailure());
     void this.reportSession
       .put(reportKey(this.settings.name), encodeRecord(report), { timeoutMs: 2 * intervalMs })
-      .catch(() => undefined)
+      .catch(() => {
+        this.reportedShape = null; // not delivered: the next step tries again
+      })
       .finally(() => (this.reportInFlight = false));
   }
 
