@@ -20,7 +20,7 @@ import {
   pausedSchema,
   reportKey,
 } from '../src/index.js';
-import { eventually } from './support/eventually.js';
+import { eventually } from '../../../test/support/eventually.js';
 import { LocalCluster } from './support/local-cluster.js';
 
 const HUBHA_CLI = resolve(import.meta.dirname, '../../cli/dist/main.js');

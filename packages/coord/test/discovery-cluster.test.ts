@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActiveHub, ActiveHubAnswer, CoordSession } from '../src/index.js';
 import { ACTIVE_HUB_KEY, ACTIVE_HUB_LEASE, CoordClient, DiscoveryClient, encodeRecord } from '../src/index.js';
-import { eventually } from './support/eventually.js';
+import { eventually } from '../../../test/support/eventually.js';
 import { LocalCluster } from './support/local-cluster.js';
 
 const HUBHA_CLI = resolve(import.meta.dirname, '../../cli/dist/main.js');

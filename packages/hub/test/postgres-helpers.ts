@@ -11,24 +11,15 @@ import {
   resolvePgOsUser,
   type PgOsUser,
 } from '../src/index.js';
+import { eventually as pollUntil } from '../../../test/support/eventually.js';
 import { freePort } from '../../../test/support/ports.js';
 
 /** The one port allocator of the tests (below the ephemeral range). */
 export { freePort };
 
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The shared poll (test/support/eventually.ts) with the slower defaults PostgreSQL needs. */
+export function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  return pollUntil(what, fn, timeoutMs, 50);
 }
 
 /** Collects pino lines in memory (to check what we log, e.g. that no password leaks). */
